@@ -1,0 +1,95 @@
+"""Typed records that cross module seams: items from sources, stored stories, feed state."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC with a trailing Z, second precision."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def story_id(source: str, guid: str) -> str:
+    """Stable story id derived from (source, guid)."""
+    return hashlib.blake2b(f"{source}\0{guid}".encode(), digest_size=10).hexdigest()
+
+
+def content_hash(title: str, text: str, url: str | None) -> str:
+    data = f"{title}\0{text}\0{url or ''}".encode()
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+@dataclass(slots=True, frozen=True)
+class Item:
+    """One story as a source delivers it, before it is stored."""
+
+    source: str
+    guid: str
+    title: str
+    text: str
+    url: str | None = None
+    published: str | None = None  # ISO 8601 UTC or None
+
+    @property
+    def id(self) -> str:
+        return story_id(self.source, self.guid)
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.title, self.text, self.url)
+
+
+@dataclass(slots=True)
+class EntityMention:
+    """A watchlist entity found in a story."""
+
+    id: str
+    name: str
+    count: int
+    spans: list[tuple[str, int, int]] = field(default_factory=list)  # (field, start, end)
+
+
+@dataclass(slots=True)
+class Story:
+    """A stored story. ``text`` is None when only the header was loaded."""
+
+    id: str
+    guid: str
+    source: str
+    title: str
+    url: str | None
+    published: str | None
+    fetched: str
+    updated: str
+    content_hash: str
+    entities: list[EntityMention] = field(default_factory=list)
+    cluster_id: str | None = None
+    text: str | None = None
+
+    @property
+    def sort_key(self) -> str:
+        """Newest-first ordering key: published time, else fetch time."""
+        return self.published or self.fetched
+
+
+@dataclass(slots=True)
+class FeedState:
+    """What a feed told us last time, for conditional GET and backoff."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_ok: str | None = None
+    last_error: str | None = None
+    failures: int = 0
+    next_try: str | None = None
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0

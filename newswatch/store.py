@@ -1,0 +1,403 @@
+"""The TinyDB store: the only module that imports TinyDB.
+
+Layout on disk, for a store at ``newswatch.json``:
+
+    newswatch.json          TinyDB file: every table except full texts (stories' metadata,
+                            alerts, clusters, feed state, meta/schema)
+    newswatch.json.lock     inter-process lock (flock)
+    newswatch.json.texts/   full texts in append-only TinyDB segment files (~4 MB each)
+
+Why: a TinyDB JSON file is rewritten whole on every write. Keeping texts apart means a
+batch rewrites the metadata file (~0.4 KB per story) plus one small open text segment,
+never the hundreds of MB of text. Every write goes to a temp file, is fsynced and
+atomically renamed, so a killed process leaves the previous or the next version, never a
+torn file. A batch of changes is staged in a :class:`Transaction` and committed as one
+write under an exclusive file lock; readers notice another process's commit by the
+file's stat signature and reload.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+from filelock import FileLock, Timeout
+from tinydb import TinyDB
+from tinydb.middlewares import CachingMiddleware
+from tinydb.storages import Storage
+from tinydb.table import Document, Table
+
+SCHEMA_VERSION = 1
+SEGMENT_MAX_BYTES = 4 * 1024 * 1024
+LOCK_TIMEOUT_S = 60.0
+
+Doc = dict[str, Any]
+
+
+class StoreError(Exception):
+    """A store problem a user can act on; the message names the file."""
+
+
+# --------------------------------------------------------------------------- TinyDB parts
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage: orjson, and every write is temp file + fsync + atomic rename."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot read store: {exc.strerror or exc}") from exc
+        if not raw.strip():
+            return None
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise StoreError(f"{self.path}: store file is not valid JSON ({exc}); "
+                             "it was left untouched") from exc
+        if not isinstance(data, dict):
+            raise StoreError(f"{self.path}: not a TinyDB file (top level is not an object)")
+        return data
+
+    def write(self, data: Mapping[str, Mapping[str, Any]]) -> None:
+        atomic_write(self.path, orjson.dumps(data))
+
+    def close(self) -> None:
+        pass
+
+
+def atomic_write(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` so a crash leaves either the old or the new file."""
+    directory = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot write store: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StoreError(f"{path}: cannot write store: {exc.strerror or exc}; "
+                         "the previous version is intact") from exc
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class _HeldCache(CachingMiddleware):
+    """CachingMiddleware that only writes when the store commits a transaction."""
+
+    WRITE_CACHE_SIZE = 2**62
+
+    def invalidate(self) -> None:
+        self.cache = None
+        self._cache_modified_count = 0
+
+
+class _KeyedTable(Table):
+    """Tables keyed by our own string ids (story id, alert id…), not TinyDB's ints."""
+
+    document_id_class = str
+
+
+class _KeyedTinyDB(TinyDB):
+    table_class = _KeyedTable
+
+
+# --------------------------------------------------------------------------- text segments
+
+
+class _Segments:
+    """Append-only text segments; each is a small TinyDB file with one table ``text``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self._cache: OrderedDict[str, tuple[tuple[int, int, int], dict[str, str]]] = OrderedDict()
+
+    def _names(self) -> list[str]:
+        if not self.dir.is_dir():
+            return []
+        return sorted(p.name for p in self.dir.glob("seg-*.json"))
+
+    def read(self, name: str) -> dict[str, str]:
+        path = self.dir / name
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return {}
+        sig = (st.st_ino, st.st_mtime_ns, st.st_size)
+        hit = self._cache.get(name)
+        if hit and hit[0] == sig:
+            self._cache.move_to_end(name)
+            return hit[1]
+        data = AtomicJSONStorage(path).read() or {}
+        texts = data.get("text", {})
+        self._cache[name] = (sig, texts)
+        while len(self._cache) > 8:
+            self._cache.popitem(last=False)
+        return texts
+
+    def append(self, texts: Mapping[str, str]) -> dict[str, str]:
+        """Write texts into the open segment (rolling over at the size cap).
+
+        Returns story id -> segment name. Caller holds the store's exclusive lock."""
+        placed: dict[str, str] = {}
+        if not texts:
+            return placed
+        self.dir.mkdir(parents=True, exist_ok=True)
+        names = self._names()
+        if names and (self.dir / names[-1]).stat().st_size < SEGMENT_MAX_BYTES:
+            name = names[-1]
+            current = dict(self.read(name))
+        else:
+            name = _segment_name(int(names[-1][4:10]) + 1 if names else 1)
+            current = {}
+        size = sum(len(t) for t in current.values())
+        for sid, text in texts.items():
+            if size >= SEGMENT_MAX_BYTES and current:
+                self._write(name, current)
+                name, current, size = _segment_name(int(name[4:10]) + 1), {}, 0
+            current[sid] = text
+            size += len(text)
+            placed[sid] = name
+        self._write(name, current)
+        return placed
+
+    def _write(self, name: str, texts: dict[str, str]) -> None:
+        AtomicJSONStorage(self.dir / name).write({"text": texts})
+        self._cache.pop(name, None)
+
+    def disk_bytes(self) -> int:
+        return sum((self.dir / n).stat().st_size for n in self._names())
+
+
+def _segment_name(number: int) -> str:
+    return f"seg-{number:06d}.json"
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Store:
+    """A newswatch store on one TinyDB file. Safe to share between threads and processes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.path.parent}: cannot create store directory: "
+                             f"{exc.strerror or exc}") from exc
+        self._segments = _Segments(self.path.with_name(self.path.name + ".texts"))
+        self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S)
+        self._mutex = threading.RLock()
+        self._db = _KeyedTinyDB(self.path, storage=_HeldCache(AtomicJSONStorage))
+        self._middleware: _HeldCache = self._db.storage  # type: ignore[assignment]
+        self._signature: tuple[int, int, int] | None = None
+        self._check_schema()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        with self._mutex:
+            self._middleware.invalidate()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _stat_signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _refresh(self) -> None:
+        """Drop the in-memory copy if another process (or thread) committed since."""
+        sig = self._stat_signature()
+        if sig != self._signature:
+            self._middleware.invalidate()
+            self._db.clear_cache()
+            self._signature = sig
+
+    def _check_schema(self) -> None:
+        with self._mutex:
+            self._refresh()
+            meta = self._db.table("meta").get(doc_id="schema")
+            if meta is None:
+                if any(name != "meta" for name in self._db.tables()):
+                    raise StoreError(f"{self.path}: this TinyDB file is not a newswatch store "
+                                     "(no schema record); point --db at another file")
+                with self.transaction() as tx:
+                    if tx.get("meta", "schema") is None:
+                        tx.put("meta", "schema", {"version": SCHEMA_VERSION})
+                return
+            version = meta.get("version")
+            if version == SCHEMA_VERSION:
+                return
+            if isinstance(version, int) and version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: store has schema {version}, newer than this "
+                                 f"newswatch understands ({SCHEMA_VERSION}); upgrade newswatch")
+            migrate = MIGRATIONS.get(version) if isinstance(version, int) else None
+            if migrate is None:
+                raise StoreError(f"{self.path}: store has schema {version!r}, which cannot be "
+                                 f"migrated to {SCHEMA_VERSION}; ingest into a new --db")
+            with self.transaction() as tx:
+                migrate(tx)
+
+    # ----------------------------------------------------------------- reads
+
+    def get(self, table: str, key: str) -> Doc | None:
+        with self._mutex:
+            self._refresh()
+            doc = self._db.table(table).get(doc_id=key)
+            return dict(doc) if doc is not None else None
+
+    def get_many(self, table: str, keys: Iterable[str]) -> dict[str, Doc]:
+        with self._mutex:
+            self._refresh()
+            tbl = self._db.table(table)
+            found: dict[str, Doc] = {}
+            for key in keys:
+                doc = tbl.get(doc_id=key)
+                if doc is not None:
+                    found[key] = dict(doc)
+            return found
+
+    def items(self, table: str) -> list[tuple[str, Doc]]:
+        """Every (key, document) of a table: a snapshot, safe to keep."""
+        with self._mutex:
+            self._refresh()
+            return [(doc.doc_id, doc) for doc in self._db.table(table)]
+
+    def count(self, table: str) -> int:
+        with self._mutex:
+            self._refresh()
+            return len(self._db.table(table))
+
+    def texts(self, keys: Iterable[str]) -> dict[str, str]:
+        """Full texts of the given story ids (missing ones are left out)."""
+        wanted = list(keys)
+        heads = self.get_many("stories", wanted)
+        by_segment: dict[str, list[str]] = {}
+        for key, doc in heads.items():
+            if doc.get("seg"):
+                by_segment.setdefault(doc["seg"], []).append(key)
+        out: dict[str, str] = {}
+        with self._mutex:
+            for seg, ids in by_segment.items():
+                seg_texts = self._segments.read(seg)
+                for sid in ids:
+                    if sid in seg_texts:
+                        out[sid] = seg_texts[sid]
+        return out
+
+    def disk_bytes(self) -> int:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        return size + self._segments.disk_bytes()
+
+    # ----------------------------------------------------------------- writes
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Stage changes; on a clean exit they are committed as one atomic write."""
+        with self._mutex:
+            try:
+                self._lock.acquire()
+            except Timeout as exc:
+                raise StoreError(f"{self.path}: store is locked by another process for more "
+                                 f"than {LOCK_TIMEOUT_S:.0f} s") from exc
+            try:
+                self._refresh()
+                tx = Transaction(self)
+                yield tx
+                self._commit(tx)
+            finally:
+                self._lock.release()
+
+    def _commit(self, tx: Transaction) -> None:
+        if not tx.staged and not tx.staged_texts:
+            return
+        placed = self._segments.append(tx.staged_texts)
+        stories = tx.staged.setdefault("stories", {})
+        for sid, seg in placed.items():
+            doc = stories.get(sid)
+            if doc is None:  # text changed for an otherwise untouched story
+                doc = tx.get("stories", sid)
+                if doc is None:
+                    continue
+                stories[sid] = doc
+            doc["seg"] = seg
+        try:
+            for name, changes in tx.staged.items():
+                if not changes:
+                    continue
+                table = self._db.table(name)
+                existing = [k for k in changes if table.contains(doc_id=k)]
+                if existing:
+                    table.remove(doc_ids=existing)
+                docs = [Document(doc, doc_id=k) for k, doc in changes.items() if doc is not None]
+                if docs:
+                    table.insert_multiple(docs)
+            self._middleware.flush()
+        except BaseException:
+            # Memory may now be ahead of the file: forget it and re-read on next access.
+            self._middleware.invalidate()
+            self._db.clear_cache()
+            self._signature = None
+            raise
+        self._signature = self._stat_signature()
+
+
+class Transaction:
+    """Changes staged under the store's exclusive lock; see :meth:`Store.transaction`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.staged: dict[str, dict[str, Doc | None]] = {}
+        self.staged_texts: dict[str, str] = {}
+
+    def get(self, table: str, key: str) -> Doc | None:
+        changes = self.staged.get(table, {})
+        if key in changes:
+            doc = changes[key]
+            return dict(doc) if doc is not None else None
+        doc = self._store._db.table(table).get(doc_id=key)
+        return dict(doc) if doc is not None else None
+
+    def put(self, table: str, key: str, doc: Doc) -> None:
+        self.staged.setdefault(table, {})[key] = doc
+
+    def delete(self, table: str, key: str) -> None:
+        self.staged.setdefault(table, {})[key] = None
+
+    def put_text(self, story_key: str, text: str) -> None:
+        self.staged_texts[story_key] = text
+
+
+# Schema migrations: old version -> function that rewrites the store to SCHEMA_VERSION
+# inside one transaction. Version 1 is the first released layout, so nothing migrates yet.
+MIGRATIONS: dict[int, Callable[[Transaction], None]] = {}
