@@ -7,6 +7,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -156,13 +157,32 @@ def derive_title(text: str) -> str:
     text = " ".join(text.split())
     if not text:
         return ""
-    end = len(text)
-    for mark in (". ", "? ", "! "):
-        pos = text.find(mark)
-        if 0 < pos < end:
-            end = pos + 1
-    sentence = text[:end].strip()
+    sentence = text[:_sentence_end(text)].strip()
     if len(sentence) <= TITLE_MAX:
         return sentence
     cut = sentence[:TITLE_MAX].rsplit(" ", 1)[0]
     return cut.rstrip(",;:") + "…"
+
+
+# A sentence ends at . ? or ! (and any closing quotes) before a space and a capital letter,
+# unless the period closes an abbreviation: "U.S. President", "Mr. Putin", "Mar. 18".
+_SENTENCE_END = re.compile(r"[.?!][\"'\u201d\u2019)\]]*(?= [\"'\u201c\u2018(\[]*(\w))")
+_INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
+_ABBREVIATIONS = frozenset([
+    "Mr", "Mrs", "Ms", "Dr", "Prof", "Sr", "Jr", "St", "Gen", "Sen", "Rep", "Gov", "Lt", "Col",
+    "Capt", "Sgt", "Adm", "Maj", "Rev", "Hon", "Pres", "Amb", "Jan", "Feb", "Mar", "Apr", "Jun",
+    "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "No", "Nos", "Vol", "vs", "approx",
+])
+
+
+def _sentence_end(text: str) -> int:
+    """Where the first sentence of single-spaced ``text`` ends (its length if it has one)."""
+    for match in _SENTENCE_END.finditer(text):
+        if not match.group(1).isupper():
+            continue
+        if match.group()[0] == ".":
+            word = text[:match.start()].rsplit(" ", 1)[-1].lstrip("\"'\u201c\u2018([")
+            if word in _ABBREVIATIONS or _INITIALS.fullmatch(word):
+                continue
+        return match.end()
+    return len(text)

@@ -7,9 +7,11 @@ import re
 from selectolax.lexbor import LexborHTMLParser
 
 _DROP = "script, style, noscript, template, iframe, svg, head, nav, form"
-_BLOCK = frozenset(
-    ["address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "ol", "p", "pre", "section", "table", "tbody", "td", "th", "thead", "tr", "ul"]
-)
+_BLOCK = frozenset({
+    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
+    "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "ol",
+    "p", "pre", "section", "table", "tbody", "td", "th", "thead", "tr", "ul",
+})
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
 _BLANKS = re.compile(r"\n{3,}")
 

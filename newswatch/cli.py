@@ -1,0 +1,80 @@
+"""Command line: argument parsing only; the work happens in the core modules."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from newswatch import __version__
+from newswatch.errors import UserError
+from newswatch.locations import default_db_path, env_path
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, help="TinyDB store file (env NEWSWATCH_DB)")
+    parser = argparse.ArgumentParser(
+        prog="newswatch", parents=[common],
+        description="A terminal news-watch desk: feeds and files in, alerts and clusters out.")
+    parser.add_argument("--version", action="version", version=f"newswatch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ingest = sub.add_parser("ingest", parents=[common],
+                            help="ingest files, directories or feed URLs once")
+    ingest.add_argument("sources", nargs="*", metavar="SOURCE",
+                        help="a file, a directory or an http(s) feed URL")
+    ingest.add_argument("--feeds-from", type=Path, action="append", default=[], metavar="FILE",
+                        help="also every feed listed in an OPML or newsboat urls file")
+
+    stories = sub.add_parser("stories", parents=[common], help="list stored stories")
+    stories.add_argument("--json", action="store_true", help="one JSON object per line")
+    stories.add_argument("--search", metavar="Q", help="only stories whose title or text "
+                                                       "contains Q (case-insensitive)")
+    stories.add_argument("--limit", type=_non_negative, default=50, metavar="N",
+                         help="at most N stories, newest first (0: all; default 50)")
+    return parser
+
+
+def _non_negative(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def db_path(args: argparse.Namespace) -> Path:
+    return args.db or env_path("NEWSWATCH_DB") or default_db_path()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    from newswatch import commands
+    from newswatch.store import StoreError
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return handler(args, db_path(args))
+    except (UserError, StoreError) as exc:
+        print(f"newswatch: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("newswatch: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()  # e.g. `newswatch stories | head`: not an error
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Errors a user can act on: printed as one line by the CLI, never as a traceback."""
+
+
+class UserError(Exception):
+    """A mistake the user can fix (bad argument, unreadable file…); exit code 1."""

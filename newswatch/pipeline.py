@@ -1,0 +1,101 @@
+"""Ingest a batch: read sources → store (one write per batch) → per-source report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from newswatch.models import Item, UpsertCounts, utc_now
+from newswatch.sources import SourceResult, SourceSpec
+from newswatch.store import Store
+from newswatch.stories import feed_states, put_feed_state, upsert_items
+
+BATCH_ITEMS = 5000  # items per transaction: bounds memory for huge local sources
+
+
+@dataclass(slots=True)
+class SourceReport:
+    """What happened to one source in one ingest."""
+
+    name: str
+    location: str
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    error: str | None = None
+    skipped: list[str] = field(default_factory=list)
+    not_modified: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+@dataclass(slots=True)
+class IngestReport:
+    sources: list[SourceReport] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # ids of new or updated stories
+
+    @property
+    def all_failed(self) -> bool:
+        return bool(self.sources) and all(s.failed for s in self.sources)
+
+
+def read_sources(specs: Sequence[SourceSpec], store: Store) -> list[SourceResult]:
+    """Read every source; feeds use (and return) their conditional-GET state."""
+    feeds = [s for s in specs if s.url]
+    results: dict[int, SourceResult] = {}
+    if feeds:
+        from newswatch.sources.fetch import fetch_feeds  # httpx only when feeds are asked for
+
+        states = feed_states(store, [s.url for s in feeds if s.url])
+        for spec, result in zip(feeds, fetch_feeds(feeds, states), strict=True):
+            results[id(spec)] = result
+    if len(feeds) < len(specs):
+        from newswatch.sources.local import read_local
+
+        for spec in specs:
+            if not spec.url:
+                results[id(spec)] = read_local(spec)
+    return [results[id(s)] for s in specs]
+
+
+def ingest(store: Store, specs: Sequence[SourceSpec]) -> IngestReport:
+    """Read the sources and store what they hold. Never raises for a bad source."""
+    return store_results(store, read_sources(specs, store))
+
+
+def store_results(store: Store, results: Iterable[SourceResult]) -> IngestReport:
+    report = IngestReport()
+    pending: list[tuple[SourceReport, list[Item]]] = []
+    pending_size = 0
+    states = []
+    for result in results:
+        source = SourceReport(result.spec.name, result.spec.location, error=result.error,
+                              skipped=list(result.skipped), not_modified=result.not_modified)
+        report.sources.append(source)
+        if result.feed_state is not None:
+            states.append(result.feed_state)
+        for start in range(0, len(result.items), BATCH_ITEMS):
+            chunk = result.items[start:start + BATCH_ITEMS]
+            if pending_size + len(chunk) > BATCH_ITEMS and pending:
+                _commit(store, pending, [], report)
+                pending, pending_size = [], 0
+            pending.append((source, chunk))
+            pending_size += len(chunk)
+    _commit(store, pending, states, report)
+    return report
+
+
+def _commit(store: Store, pending: list[tuple[SourceReport, list[Item]]], states: list,
+            report: IngestReport) -> None:
+    if not pending and not states:
+        return
+    now = utc_now()
+    with store.transaction() as tx:
+        for source, items in pending:
+            result = upsert_items(tx, items, now)
+            source.counts.new += result.counts.new
+            source.counts.updated += result.counts.updated
+            source.counts.unchanged += result.counts.unchanged
+            report.changed.extend(result.changed)
+        for state in states:
+            put_feed_state(tx, state)

@@ -1,0 +1,346 @@
+"""Fetch feed URLs concurrently: conditional GET, timeouts, a size cap, parsing in processes.
+
+``fetch_feeds`` never raises for network or feed problems; each source gets one
+:class:`SourceResult` whose ``error`` is a one-line reason. httpx and feedparser are
+imported only when needed, so an all-304 run never loads the parser nor starts workers."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import multiprocessing
+import os
+import socket
+import sys
+import warnings
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from newswatch.models import FeedState, Item, utc_now
+from newswatch.sources import SourceResult, SourceSpec
+
+if TYPE_CHECKING:
+    import httpx
+
+# What a parse returns across the process boundary: (error, skipped, item field tuples).
+# Plain tuples keep pickling cheap and keep feedparser out of the parent process.
+RawParse = tuple[str | None, list[str], list[tuple[Any, ...]]]
+ParseArgs = tuple[bytes, str, str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSettings:
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    total_timeout: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    concurrency: int = 32
+    per_host: int = 8
+    parse_workers: int | None = None  # None = os.cpu_count()
+    user_agent: str = "newswatch/0.1 (+https://github.com/newswatch)"
+
+
+class FetchError(Exception):
+    """A one-line reason why a single feed could not be fetched."""
+
+
+@dataclass(slots=True)
+class _Download:
+    status: int
+    body: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+
+
+def fetch_feeds(specs: list[SourceSpec], states: dict[str, FeedState],
+                settings: FetchSettings = FetchSettings()) -> list[SourceResult]:
+    """Fetch and parse every feed URL in ``specs``; one result per spec, in order.
+
+    ``states`` maps a URL to what the feed told us last time (for conditional GET);
+    each result carries the updated :class:`FeedState`."""
+    if not specs:
+        return []
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_fetch_all(specs, states, settings))
+    # Called from inside an event loop (e.g. a TUI worker): run on a fresh loop in a thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as runner:
+        return runner.submit(asyncio.run, _fetch_all(specs, states, settings)).result()
+
+
+async def _fetch_all(specs: list[SourceSpec], states: dict[str, FeedState],
+                     settings: FetchSettings) -> list[SourceResult]:
+    import httpx
+
+    timeout = httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
+                            write=settings.read_timeout, pool=None)
+    limits = httpx.Limits(max_connections=max(1, settings.concurrency),
+                          max_keepalive_connections=max(1, settings.concurrency))
+    overall = asyncio.Semaphore(max(1, settings.concurrency))
+    hosts: dict[str, asyncio.Semaphore] = {}
+    parser = _ParseQueue(settings, len(specs))
+    headers = {"User-Agent": settings.user_agent,
+               "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+                         "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"}
+    try:
+        async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers,
+                                     follow_redirects=True,
+                                     max_redirects=settings.max_redirects) as client:
+            tasks = [_fetch_one(client, spec, states.get(spec.url or ""), settings, overall,
+                                hosts, parser) for spec in specs]
+            return list(await asyncio.gather(*tasks))
+    finally:
+        parser.close()
+
+
+async def _fetch_one(client: httpx.AsyncClient, spec: SourceSpec, state: FeedState | None,
+                     settings: FetchSettings, overall: asyncio.Semaphore,
+                     hosts: dict[str, asyncio.Semaphore], parser: _ParseQueue) -> SourceResult:
+    url = spec.url or ""
+    old = state if state is not None else FeedState(url=url)
+    result = SourceResult(spec=spec)
+    download: _Download | None = None
+    try:
+        host = _host_key(url)
+        sem = hosts.get(host)
+        if sem is None:
+            sem = hosts[host] = asyncio.Semaphore(max(1, settings.per_host))
+        async with overall, sem:
+            download = await _download(client, url, old, settings)
+    except asyncio.CancelledError:
+        parser.finish_nowait()
+        raise
+    except Exception as exc:  # every failure becomes a one-line reason for this feed only
+        result.error = describe_error(exc, settings)
+    if download is None or download.status == 304:
+        parser.finish_nowait()
+        if download is not None:
+            result.not_modified = True
+            result.feed_state = _succeeded(old, old.etag, old.last_modified)
+        else:
+            result.feed_state = _failed(old, result.error or "unknown error")
+        return result
+    error, skipped, rows = await parser.finish((download.body, spec.name, url,
+                                                download.content_type))
+    result.skipped = skipped
+    if error:
+        result.error = _one_line(error)
+        result.feed_state = _failed(old, result.error)  # keep validators: retry fully next time
+    else:
+        result.items = [Item(*row) for row in rows]
+        result.feed_state = _succeeded(old, download.etag, download.last_modified)
+    return result
+
+
+async def _download(client: httpx.AsyncClient, url: str, old: FeedState,
+                    settings: FetchSettings) -> _Download:
+    headers: dict[str, str] = {}
+    if old.etag:
+        headers["If-None-Match"] = old.etag
+    if old.last_modified:
+        headers["If-Modified-Since"] = old.last_modified
+    async with asyncio.timeout(settings.total_timeout), \
+            client.stream("GET", url, headers=headers) as response:
+        status = response.status_code
+        if status == 304:
+            return _Download(304)
+        if not 200 <= status < 300:
+            raise FetchError(f"HTTP {status} {response.reason_phrase}".strip())
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.max_bytes:
+            raise FetchError(f"response larger than {_size(settings.max_bytes)}")
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > settings.max_bytes:
+                raise FetchError(f"response larger than {_size(settings.max_bytes)}")
+            chunks.append(chunk)
+        return _Download(status, b"".join(chunks), response.headers.get("etag"),
+                         response.headers.get("last-modified"),
+                         response.headers.get("content-type"))
+
+
+def describe_error(exc: BaseException, settings: FetchSettings) -> str:
+    """One line naming why a fetch failed."""
+    import httpx
+
+    if isinstance(exc, FetchError):
+        return _one_line(str(exc))
+    if isinstance(exc, TimeoutError):  # the asyncio.timeout total deadline
+        return f"timed out after {_secs(settings.total_timeout)} s (total)"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"connect timed out after {_secs(settings.connect_timeout)} s"
+    if isinstance(exc, httpx.PoolTimeout):
+        return "timed out waiting for a connection"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {_secs(settings.read_timeout)} s"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too many redirects"
+    if isinstance(exc, httpx.ConnectError):
+        for cause in _chain(exc):
+            if isinstance(cause, ConnectionRefusedError):
+                return "connection refused"
+            if isinstance(cause, socket.gaierror):
+                return f"could not resolve host {urlsplit(str(exc.request.url)).hostname}"
+        return _one_line(f"could not connect: {exc}")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        text = str(exc)
+        if "without sending a response" in text or "disconnected" in text:
+            return "connection closed without a response"
+        if "incomplete" in text or "complete message body" in text:
+            return "response truncated: connection closed before the end of the body"
+        return _one_line(f"protocol error: {text}")
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return _one_line(f"connection failed: {exc or type(exc).__name__}")
+    if isinstance(exc, httpx.DecodingError):
+        return _one_line(f"could not decode response: {exc}")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return _one_line(f"bad URL: {exc}")
+    return _one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in out and len(out) < 10:
+        out.append(current)
+        current = current.__cause__ or current.__context__
+    return out
+
+
+def _succeeded(old: FeedState, etag: str | None, last_modified: str | None) -> FeedState:
+    return dataclasses.replace(old, etag=etag, last_modified=last_modified, last_ok=utc_now(),
+                               last_error=None, failures=0)
+
+
+def _failed(old: FeedState, error: str) -> FeedState:
+    return dataclasses.replace(old, last_error=error, failures=old.failures + 1)
+
+
+def _host_key(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        return f"{parts.hostname}:{parts.port}"
+    except ValueError:
+        return url
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _secs(value: float) -> str:
+    return f"{value:g}"
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _parse_in_worker(data: bytes, source: str, location: str,
+                     content_type: str | None) -> RawParse:
+    """Runs in a worker process (or inline): parse one document to plain tuples."""
+    from newswatch.sources.feedparse import parse_feed
+
+    parsed = parse_feed(data, source, location, content_type)
+    rows = [(i.source, i.guid, i.title, i.text, i.url, i.published) for i in parsed.items]
+    return parsed.error, parsed.skipped, rows
+
+
+class _ParseQueue:
+    """Parses bodies as they arrive, in a process pool started on the second body.
+
+    The first body is held until a second one arrives (then both go to the pool) or
+    until every fetch has finished (then it is parsed inline): one body never pays
+    for a pool, no body never imports feedparser."""
+
+    def __init__(self, settings: FetchSettings, fetches: int) -> None:
+        self._workers = settings.parse_workers or os.cpu_count() or 1
+        self._fetching = fetches
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._broken = False
+        self._held: tuple[ParseArgs, asyncio.Future[RawParse]] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def finish_nowait(self) -> None:
+        """A fetch ended without a body to parse."""
+        self._fetching -= 1
+        if self._fetching == 0 and self._held is not None:
+            args, future = self._held
+            self._held = None
+            task = asyncio.ensure_future(self._settle(future, self._inline(args)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def finish(self, args: ParseArgs) -> RawParse:
+        """A fetch ended with a body: parse it (in the pool when there is one)."""
+        self._fetching -= 1
+        if self._pool is None and not self._broken:
+            if self._held is None:
+                if self._fetching == 0 or self._workers <= 1:
+                    return await self._inline(args)
+                future: asyncio.Future[RawParse] = asyncio.get_running_loop().create_future()
+                self._held = (args, future)
+                return await future
+            held_args, held_future = self._held
+            self._held = None
+            self._start_pool()
+            task = asyncio.ensure_future(self._settle(held_future, self._parse(held_args)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await self._parse(args)
+
+    async def _parse(self, args: ParseArgs) -> RawParse:
+        if self._pool is None or self._broken:
+            return await self._inline(args)
+        try:
+            with warnings.catch_warnings():  # 3.12+ warns on fork with threads; workers are pure
+                warnings.simplefilter("ignore", DeprecationWarning)
+                submitted = self._pool.submit(_parse_in_worker, *args)  # first submit forks
+            return await asyncio.wrap_future(submitted)
+        except (concurrent.futures.process.BrokenProcessPool, OSError, RuntimeError):
+            self._broken = True  # a worker died or the pool could not start: parse here
+            return await self._inline(args)
+
+    @staticmethod
+    async def _inline(args: ParseArgs) -> RawParse:
+        return await asyncio.to_thread(_parse_in_worker, *args)
+
+    @staticmethod
+    async def _settle(future: asyncio.Future[RawParse], work: Awaitable[RawParse]) -> None:
+        try:
+            value = await work
+        except BaseException as exc:  # hand any failure to the waiting fetch
+            if not future.done():
+                future.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        if not future.done():
+            future.set_result(value)
+
+    def _start_pool(self) -> None:
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        if method not in multiprocessing.get_all_start_methods():
+            method = "spawn"
+        try:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=self._workers, mp_context=multiprocessing.get_context(method))
+        except (OSError, ValueError, NotImplementedError):
+            self._broken = True
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

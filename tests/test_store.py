@@ -1,0 +1,180 @@
+"""The TinyDB store: dedupe and update, batching, crash safety, two writers, schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from newswatch.models import Item
+from newswatch.pipeline import store_results
+from newswatch.sources import SourceResult, SourceSpec
+from newswatch.store import SCHEMA_VERSION, Store, StoreError
+from newswatch.stories import get_story, newest_stories
+
+WORKER = Path(__file__).with_name("store_worker.py")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _items(source: str, n: int, text: str = "text", start: int = 0) -> list[Item]:
+    return [Item(source=source, guid=f"g{i}", title=f"Title {i}", text=f"{text} {i}")
+            for i in range(start, start + n)]
+
+
+def _ingest(store: Store, items: list[Item], name: str = "src"):
+    return store_results(store, [SourceResult(SourceSpec(name=name), items)])
+
+
+def test_same_guid_is_stored_once_and_changed_text_updates(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.json")
+    first = _ingest(store, _items("a", 3))
+    assert (first.sources[0].counts.new, first.sources[0].counts.unchanged) == (3, 0)
+    again = _ingest(store, _items("a", 3))
+    assert (again.sources[0].counts.new, again.sources[0].counts.unchanged) == (0, 3)
+    changed = _ingest(store, _items("a", 1, text="new words"))
+    assert changed.sources[0].counts.updated == 1
+    assert changed.changed == [Item("a", "g0", "", "").id]
+    story = get_story(store, Item("a", "g0", "", "").id)
+    assert story is not None and story.text == "new words 0"
+    assert store.count("stories") == 3
+
+
+def test_identical_text_from_two_sources_stays_two_stories(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.json")
+    _ingest(store, _items("a", 2))
+    _ingest(store, _items("b", 2))
+    assert store.count("stories") == 4
+
+
+def test_one_batch_is_one_write_of_the_metadata_file(tmp_path: Path) -> None:
+    db = tmp_path / "db.json"
+    store = Store(db)
+    before = db.stat().st_ino
+    _ingest(store, _items("a", 500))
+    after = db.stat().st_ino  # atomic rename: a new inode per committed write
+    assert after != before
+    # texts live apart from the metadata, in segment files
+    assert store.count("stories") == 500
+    assert list((tmp_path / "db.json.texts").glob("seg-*.json"))
+    assert b"text 499" not in db.read_bytes()
+
+
+def test_texts_roll_over_into_new_segments(tmp_path: Path, monkeypatch) -> None:
+    import newswatch.store as store_mod
+
+    monkeypatch.setattr(store_mod, "SEGMENT_MAX_BYTES", 2000)
+    store = Store(tmp_path / "db.json")
+    _ingest(store, _items("a", 50, text="x" * 200))
+    assert len(list((tmp_path / "db.json.texts").glob("seg-*.json"))) > 3
+    stories = newest_stories(store, limit=0 or None)
+    assert len(stories) == 50 and all(s.text and s.text.startswith("x" * 200) for s in stories)
+
+
+def test_a_second_store_object_sees_the_other_commits(tmp_path: Path) -> None:
+    one, two = Store(tmp_path / "db.json"), Store(tmp_path / "db.json")
+    _ingest(one, _items("a", 2))
+    assert two.count("stories") == 2
+    _ingest(two, _items("b", 2))
+    assert one.count("stories") == 4
+
+
+def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    db = tmp_path / "db.json"
+    db.write_text(json.dumps({"meta": {"schema": {"version": SCHEMA_VERSION + 1}}}))
+    with pytest.raises(StoreError, match="newer than this newswatch"):
+        Store(db)
+
+
+def test_unknown_old_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "db.json"
+    payload = json.dumps({"meta": {"schema": {"version": 0}}, "stories": {}})
+    db.write_text(payload)
+    with pytest.raises(StoreError, match="cannot be migrated"):
+        Store(db)
+    assert db.read_text() == payload
+
+
+def test_a_foreign_tinydb_file_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "db.json"
+    db.write_text(json.dumps({"_default": {"1": {"x": 1}}}))
+    with pytest.raises(StoreError, match="not a newswatch store"):
+        Store(db)
+
+
+def test_corrupt_store_gives_one_line_and_is_not_overwritten(tmp_path: Path) -> None:
+    db = tmp_path / "db.json"
+    db.write_text('{"stories": {"x": ')
+    with pytest.raises(StoreError, match="not valid JSON") as exc:
+        Store(db)
+    assert "\n" not in str(exc.value)
+    assert db.read_text() == '{"stories": {"x": '
+
+
+def test_failed_write_keeps_previous_version(tmp_path: Path, monkeypatch) -> None:
+    store = Store(tmp_path / "db.json")
+    _ingest(store, _items("a", 3))
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(StoreError, match="No space left on device"):
+        _ingest(store, _items("b", 3))
+    monkeypatch.undo()
+    assert store.count("stories") == 3
+    assert Store(tmp_path / "db.json").count("stories") == 3
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def _worker(db: Path, source: str, batches: int, per_batch: int) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen([sys.executable, str(WORKER), str(db), source, str(batches),
+                             str(per_batch)], stdout=subprocess.PIPE, env=env, text=True)
+
+
+def _check_consistent(db: Path) -> int:
+    store = Store(db)
+    stories = newest_stories(store, limit=None)
+    ids = [s.id for s in stories]
+    assert len(ids) == len(set(ids))
+    assert all(s.text for s in stories), "a committed story lost its text"
+    return len(ids)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_killed_mid_ingest_leaves_a_good_store(tmp_path: Path, seed: int) -> None:
+    db = tmp_path / "db.json"
+    proc = _worker(db, "crash", batches=200, per_batch=20)
+    assert proc.stdout is not None
+    committed = -1
+    stop_after = random.Random(seed).randint(2, 12)
+    for line in proc.stdout:
+        committed = int(line.split()[1])
+        if committed >= stop_after:
+            time.sleep(random.Random(seed).random() * 0.05)
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    count = _check_consistent(db)
+    assert count >= (committed + 1) * 20  # nothing committed is lost
+    assert count % 20 == 0  # at most the batch in flight is lost, never half a batch
+    rerun = _worker(db, "crash", batches=200, per_batch=20)
+    rerun.communicate()
+    assert _check_consistent(db) == 200 * 20
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "db.json"
+    Store(db)
+    procs = [_worker(db, name, batches=15, per_batch=40) for name in ("left", "right")]
+    for proc in procs:
+        proc.communicate()
+        assert proc.returncode == 0
+    assert _check_consistent(db) == 2 * 15 * 40
