@@ -15,8 +15,11 @@ EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # --db may stand before or after the subcommand; SUPPRESS keeps a subcommand's
+    # parser from resetting a value given before it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, help="TinyDB store file (env NEWSWATCH_DB)")
+    common.add_argument("--db", type=Path, default=argparse.SUPPRESS,
+                        help="TinyDB store file (env NEWSWATCH_DB)")
     parser = argparse.ArgumentParser(
         prog="newswatch", parents=[common],
         description="A terminal news-watch desk: feeds and files in, alerts and clusters out.")
@@ -50,7 +53,7 @@ def _non_negative(value: str) -> int:
 
 
 def db_path(args: argparse.Namespace) -> Path:
-    return args.db or env_path("NEWSWATCH_DB") or default_db_path()
+    return getattr(args, "db", None) or env_path("NEWSWATCH_DB") or default_db_path()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,7 +22,6 @@ import contextlib
 import os
 import tempfile
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -128,64 +127,83 @@ class _KeyedTinyDB(TinyDB):
 
 
 class _Segments:
-    """Append-only text segments; each is a small TinyDB file with one table ``text``."""
+    """Append-only text segments.
+
+    Each segment is a TinyDB file with one table, ``text`` (story id -> text), written so
+    that entries are only ever appended: the file is the previous bytes minus the closing
+    ``}}``, then the new entries. An entry's byte offset therefore never moves, and the
+    metadata keeps (segment, offset, length) per story so one text is one seek and read.
+    A story whose text changes gets a new entry; the old one becomes dead weight."""
+
+    _EMPTY = b'{"text":{}}'
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self._cache: OrderedDict[str, tuple[tuple[int, int, int], dict[str, str]]] = OrderedDict()
 
     def _names(self) -> list[str]:
         if not self.dir.is_dir():
             return []
         return sorted(p.name for p in self.dir.glob("seg-*.json"))
 
-    def read(self, name: str) -> dict[str, str]:
-        path = self.dir / name
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            return {}
-        sig = (st.st_ino, st.st_mtime_ns, st.st_size)
-        hit = self._cache.get(name)
-        if hit and hit[0] == sig:
-            self._cache.move_to_end(name)
-            return hit[1]
-        data = AtomicJSONStorage(path).read() or {}
-        texts = data.get("text", {})
-        self._cache[name] = (sig, texts)
-        while len(self._cache) > 8:
-            self._cache.popitem(last=False)
-        return texts
+    def read(self, refs: Mapping[str, tuple[str, int, int]]) -> dict[str, str]:
+        """Texts by story id, given each one's (segment, offset, length)."""
+        by_segment: dict[str, list[tuple[str, int, int]]] = {}
+        for sid, (seg, off, length) in refs.items():
+            by_segment.setdefault(seg, []).append((sid, off, length))
+        out: dict[str, str] = {}
+        for seg, wanted in by_segment.items():
+            try:
+                with open(self.dir / seg, "rb") as fh:
+                    for sid, off, length in sorted(wanted, key=lambda w: w[1]):
+                        fh.seek(off)
+                        value = orjson.loads(fh.read(length))
+                        if isinstance(value, str):
+                            out[sid] = value
+            except (OSError, orjson.JSONDecodeError):
+                continue  # a missing or damaged segment loses texts, never the store
+        return out
 
-    def append(self, texts: Mapping[str, str]) -> dict[str, str]:
-        """Write texts into the open segment (rolling over at the size cap).
+    def append(self, texts: Mapping[str, str]) -> dict[str, tuple[str, int, int]]:
+        """Append texts to the open segment (rolling over at the size cap).
 
-        Returns story id -> segment name. Caller holds the store's exclusive lock."""
-        placed: dict[str, str] = {}
+        Returns story id -> (segment, offset, length). Caller holds the exclusive lock."""
+        placed: dict[str, tuple[str, int, int]] = {}
         if not texts:
             return placed
         self.dir.mkdir(parents=True, exist_ok=True)
         names = self._names()
-        if names and (self.dir / names[-1]).stat().st_size < SEGMENT_MAX_BYTES:
-            name = names[-1]
-            current = dict(self.read(name))
+        body = self._open_body(names[-1]) if names else None
+        if body is not None and len(body) < SEGMENT_MAX_BYTES:
+            name, buf = names[-1], bytearray(body)
         else:
-            name = _segment_name(int(names[-1][4:10]) + 1 if names else 1)
-            current = {}
-        size = sum(len(t) for t in current.values())
+            name = _segment_name(_segment_number(names[-1]) + 1 if names else 1)
+            buf = bytearray(self._EMPTY[:-2])
         for sid, text in texts.items():
-            if size >= SEGMENT_MAX_BYTES and current:
-                self._write(name, current)
-                name, current, size = _segment_name(int(name[4:10]) + 1), {}, 0
-            current[sid] = text
-            size += len(text)
-            placed[sid] = name
-        self._write(name, current)
+            if len(buf) >= SEGMENT_MAX_BYTES and len(buf) > len(self._EMPTY):
+                self._write(name, buf)
+                name = _segment_name(_segment_number(name) + 1)
+                buf = bytearray(self._EMPTY[:-2])
+            if len(buf) > len(self._EMPTY) - 2:
+                buf += b","
+            buf += orjson.dumps(sid) + b":"
+            value = orjson.dumps(text)
+            placed[sid] = (name, len(buf), len(value))
+            buf += value
+        self._write(name, buf)
         return placed
 
-    def _write(self, name: str, texts: dict[str, str]) -> None:
-        AtomicJSONStorage(self.dir / name).write({"text": texts})
-        self._cache.pop(name, None)
+    def _open_body(self, name: str) -> bytes | None:
+        """The segment's bytes without the closing ``}}``, or None if it cannot be extended."""
+        try:
+            raw = (self.dir / name).read_bytes()
+        except FileNotFoundError:
+            return None
+        if not raw.startswith(self._EMPTY[:-2]) or not raw.endswith(b"}}"):
+            return None  # damaged: leave it alone and start a new segment
+        return raw[:-2]
+
+    def _write(self, name: str, body: bytearray) -> None:
+        atomic_write(self.dir / name, bytes(body) + b"}}")
 
     def disk_bytes(self) -> int:
         return sum((self.dir / n).stat().st_size for n in self._names())
@@ -193,6 +211,10 @@ class _Segments:
 
 def _segment_name(number: int) -> str:
     return f"seg-{number:06d}.json"
+
+
+def _segment_number(name: str) -> int:
+    return int(name[4:10])
 
 
 # --------------------------------------------------------------------------- the store
@@ -300,20 +322,10 @@ class Store:
 
     def texts(self, keys: Iterable[str]) -> dict[str, str]:
         """Full texts of the given story ids (missing ones are left out)."""
-        wanted = list(keys)
-        heads = self.get_many("stories", wanted)
-        by_segment: dict[str, list[str]] = {}
-        for key, doc in heads.items():
-            if doc.get("seg"):
-                by_segment.setdefault(doc["seg"], []).append(key)
-        out: dict[str, str] = {}
+        heads = self.get_many("stories", keys)
+        refs = {k: tuple(d["text"]) for k, d in heads.items() if d.get("text")}
         with self._mutex:
-            for seg, ids in by_segment.items():
-                seg_texts = self._segments.read(seg)
-                for sid in ids:
-                    if sid in seg_texts:
-                        out[sid] = seg_texts[sid]
-        return out
+            return self._segments.read(refs)  # type: ignore[arg-type]
 
     def disk_bytes(self) -> int:
         size = self.path.stat().st_size if self.path.exists() else 0
@@ -343,14 +355,14 @@ class Store:
             return
         placed = self._segments.append(tx.staged_texts)
         stories = tx.staged.setdefault("stories", {})
-        for sid, seg in placed.items():
+        for sid, ref in placed.items():
             doc = stories.get(sid)
             if doc is None:  # text changed for an otherwise untouched story
                 doc = tx.get("stories", sid)
                 if doc is None:
                     continue
                 stories[sid] = doc
-            doc["seg"] = seg
+            doc["text"] = list(ref)
         try:
             for name, changes in tx.staged.items():
                 if not changes:

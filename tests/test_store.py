@@ -178,3 +178,28 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         proc.communicate()
         assert proc.returncode == 0
     assert _check_consistent(db) == 2 * 15 * 40
+
+
+def test_text_segments_are_tinydb_files_and_old_offsets_survive_appends(tmp_path: Path) -> None:
+    from tinydb import TinyDB
+
+    store = Store(tmp_path / "db.json")
+    _ingest(store, _items("a", 3, text="first"))
+    _ingest(store, _items("b", 3, text="second"))
+    _ingest(store, _items("a", 1, text="changed"))
+    texts = store.texts(Item(s, f"g{i}", "", "").id for s in "ab" for i in range(3))
+    assert sorted(texts.values()) == ["changed 0", "first 1", "first 2",
+                                      "second 0", "second 1", "second 2"]
+    segment = next((tmp_path / "db.json.texts").glob("seg-*.json"))
+    with TinyDB(segment) as raw:  # plain TinyDB opens it: {"text": {story id: text}}
+        assert "second 2" in raw.storage.read()["text"].values()
+
+
+def test_a_damaged_segment_is_left_alone_and_a_new_one_started(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.json")
+    _ingest(store, _items("a", 2))
+    segment = next((tmp_path / "db.json.texts").glob("seg-*.json"))
+    segment.write_bytes(segment.read_bytes()[:-5])
+    _ingest(store, _items("b", 2))
+    assert len(list((tmp_path / "db.json.texts").glob("seg-*.json"))) == 2
+    assert set(store.texts([Item("b", "g1", "", "").id]).values()) == {"text 1"}

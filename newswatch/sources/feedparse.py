@@ -18,7 +18,8 @@ import orjson
 from newswatch.models import Item
 from newswatch.sources.html import html_to_text, looks_like_html, tidy_text
 
-TITLE_MAX = 200
+TITLE_MAX = 200  # a first line longer than this is not a headline
+DERIVED_TITLE_MAX = 120  # a headline cut from the first sentence
 
 
 @dataclass(slots=True)
@@ -158,9 +159,9 @@ def derive_title(text: str) -> str:
     if not text:
         return ""
     sentence = text[:_sentence_end(text)].strip()
-    if len(sentence) <= TITLE_MAX:
+    if len(sentence) <= DERIVED_TITLE_MAX:
         return sentence
-    cut = sentence[:TITLE_MAX].rsplit(" ", 1)[0]
+    cut = sentence[:DERIVED_TITLE_MAX].rsplit(" ", 1)[0]
     return cut.rstrip(",;:") + "…"
 
 

@@ -175,7 +175,10 @@ def _html_item(markup: str, guid: str, source: str) -> Item:
 
 
 def _add_feed(data: bytes, path: Path, spec: SourceSpec, result: SourceResult) -> None:
-    parsed = parse_feed(data, spec.name, location=str(path))
+    # No location: feedparser would resolve relative guids against the file's path, so the
+    # same entry would get another guid (a duplicate story) whenever the path is spelled
+    # differently or the folder moves.
+    parsed = parse_feed(data, spec.name)
     if parsed.error:
         raise _Skip(parsed.error)
     result.items.extend(parsed.items)

@@ -1,0 +1,160 @@
+"""Ingest benchmark: a 100k-story store, and 200 feeds against newsboat.
+
+    .venv/bin/python benchmarks/bench_ingest.py [--stories 100000] [--skip-feeds] [--skip-store]
+
+Prints a table. Targets (issue 3): with 100,000 stored, ingest 1,000 more in <= 2 s and
+`stories --json --limit 200` in <= 1 s, peak RSS <= 600 MB; feeds cold <= 1.0x newsboat's
+wall time and warm (every feed answers 304) <= 0.25x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+REPO = Path(__file__).resolve().parent.parent
+FEEDFARM = REPO.parent / "shared" / "tools" / "feedfarm.py"
+sys.path.insert(0, str(REPO))
+
+from newswatch.models import Item  # noqa: E402
+from newswatch.pipeline import store_results  # noqa: E402
+from newswatch.sources import SourceResult, SourceSpec  # noqa: E402
+from newswatch.store import Store  # noqa: E402
+
+WORDS = " ".join(p.read_text() for p in sorted((REPO / "seeds").glob("*.txt"))).split()
+
+
+def fake_items(source: str, n: int, seed: int, start: int = 0) -> list[Item]:
+    rng = random.Random(seed)
+    items = []
+    for i in range(start, start + n):
+        text = " ".join(rng.choices(WORDS, k=480))  # ~3 KB
+        title = " ".join(rng.choices(WORDS, k=9))
+        published = f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T12:00:00Z"
+        items.append(Item(source=source, guid=f"{source}-{i}", title=title, text=text,
+                          url=f"https://example.org/{source}/{i}", published=published))
+    return items
+
+
+def newswatch(*args: str, db: Path) -> tuple[float, float, str]:
+    """Run the CLI; return (wall seconds, peak RSS MB of that child, stdout tail)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "newswatch.cli", "--db", str(db), *args],
+                          capture_output=True, text=True, cwd=REPO)
+    wall = time.perf_counter() - start
+    if proc.returncode not in (0,):
+        raise SystemExit(f"newswatch {' '.join(args)} failed: {proc.stderr.strip()}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    lines = proc.stderr.strip().splitlines()
+    return wall, max(peak, before) / 1024, lines[-1] if lines else ""
+
+
+def bench_store(n: int, rows: list[tuple[str, str, str]], work: Path) -> None:
+    db = work / "store" / "newswatch.json"
+    store = Store(db)
+    start = time.perf_counter()
+    chunk = 5000
+    for begin in range(0, n, chunk):
+        items = fake_items("bulk", min(chunk, n - begin), seed=begin, start=begin)
+        store_results(store, [SourceResult(SourceSpec(name="bulk"), items)])
+    bulk = time.perf_counter() - start
+    rows.append((f"ingest {n:,} stories into an empty store", f"{bulk:.1f} s", "report"))
+    del store
+
+    extra = work / "extra.jsonl"
+    with extra.open("wb") as fh:
+        for item in fake_items("extra", 1000, seed=999):
+            fh.write(orjson.dumps({"id": item.guid, "title": item.title, "text": item.text,
+                                   "url": item.url, "published": item.published}) + b"\n")
+    wall, rss, tail = newswatch("ingest", str(extra), db=db)
+    rows.append((f"with {n:,} stored: ingest 1,000 more (CLI)", f"{wall:.2f} s", "<= 2 s"))
+    rows.append(("  peak RSS of that ingest", f"{rss:.0f} MB", "<= 600 MB"))
+    wall, rss, _ = newswatch("stories", "--json", "--limit", "200", db=db)
+    rows.append((f"with {n + 1000:,} stored: stories --json --limit 200", f"{wall:.2f} s",
+                 "<= 1 s"))
+    rows.append(("  peak RSS of that listing", f"{rss:.0f} MB", "<= 600 MB"))
+    meta = db.stat().st_size / 1e6
+    texts = sum(p.stat().st_size for p in (db.parent / (db.name + ".texts")).iterdir()) / 1e6
+    rows.append(("size on disk (metadata + texts)", f"{meta:.0f} + {texts:.0f} MB", "report"))
+
+
+def bench_feeds(rows: list[tuple[str, str, str]], work: Path, feeds: int, items: int) -> None:
+    port = 18765
+    urls = work / "urls.txt"
+    farm = subprocess.Popen([sys.executable, str(FEEDFARM), "--feeds", str(feeds), "--items",
+                             str(items), "--port", str(port), "--urls-file", str(urls)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert farm.stdout is not None
+        farm.stdout.readline()
+        newsboat = shutil.which("newsboat")
+        nb_cold = nb_warm = None
+        if newsboat:
+            cache = work / "newsboat-cache.db"
+            cfg = work / "newsboat-config"
+            cfg.write_text("")
+            nb = [newsboat, "-u", str(urls), "-c", str(cache), "-C", str(cfg), "-x", "reload"]
+            nb_cold = _timed(nb)
+            nb_warm = _timed(nb)
+        db = work / "feeds" / "newswatch.json"
+        nw_cold, _, cold_tail = newswatch("ingest", "--feeds-from", str(urls), db=db)
+        nw_warm, _, _ = newswatch("ingest", "--feeds-from", str(urls), db=db)
+        label = f"{feeds} feeds x {items} items"
+        if nb_cold and nb_warm:
+            rows.append((f"{label}, cold: newswatch / newsboat",
+                         f"{nw_cold:.2f} s / {nb_cold:.2f} s = {nw_cold / nb_cold:.2f}x",
+                         "<= 1.0x"))
+            rows.append((f"{label}, warm (304): newswatch / newsboat",
+                         f"{nw_warm:.2f} s / {nb_warm:.2f} s = {nw_warm / nb_warm:.2f}x",
+                         "<= 0.25x"))
+        else:
+            rows.append((f"{label}, cold / warm (newsboat not installed)",
+                         f"{nw_cold:.2f} s / {nw_warm:.2f} s", "apt-get install newsboat"))
+        rows.append(("  newswatch cold summary", str(cold_tail), ""))
+    finally:
+        farm.send_signal(signal.SIGTERM)
+        farm.wait()
+
+
+def _timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, check=False)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--stories", type=int, default=100_000)
+    ap.add_argument("--feeds", type=int, default=200)
+    ap.add_argument("--items", type=int, default=50)
+    ap.add_argument("--skip-store", action="store_true")
+    ap.add_argument("--skip-feeds", action="store_true")
+    args = ap.parse_args()
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="nw-bench-") as tmp:
+        work = Path(tmp)
+        if not args.skip_store:
+            bench_store(args.stories, rows, work)
+        if not args.skip_feeds:
+            bench_feeds(rows, work, args.feeds, args.items)
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':{width}}  {'result':32}  target")
+    for name, value, target in rows:
+        print(f"{name:{width}}  {value:32}  {target}")
+    print(f"(cores: {os.cpu_count()}, python {sys.version.split()[0]})")
+
+
+if __name__ == "__main__":
+    main()
