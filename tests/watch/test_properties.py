@@ -1,0 +1,86 @@
+"""Property tests: parser, matcher and loader never raise undocumented errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from newswatch.watch import (
+    Matcher,
+    MatchInput,
+    QueryError,
+    Rule,
+    Watchlist,
+    WatchlistError,
+    load_watchlist,
+    parse,
+)
+
+from .conftest import ENTITIES
+
+ALIASES = {e.id: list(e.aliases) for e in ENTITIES}
+QUERY_BITS = st.sampled_from(
+    ["a", "b", "cease-fire", "AND", "OR", "NOT", "(", ")", '"', "NEAR/2", "NEAR", "@putin",
+     "@x", "pri*", "*", "’s", "ＣＥＡ", " ", "\u2011", "ﬁ"]
+)
+queries = st.one_of(st.text(max_size=40), st.lists(QUERY_BITS, max_size=12).map(" ".join))
+TEXT_BITS = st.sampled_from(
+    ["a", "b", " ", "-", "cease", "fire", "ﬁre", "’s", "Putin", "ＣＥＡＳＥＦＩＲＥ", "\u0301",
+     "—", "“", ".", "\n", "İ", "ß", "½", "x'y", "e\u0301"]
+)
+texts = st.one_of(st.text(max_size=80), st.lists(TEXT_BITS, max_size=30).map("".join))
+
+
+@settings(max_examples=300, deadline=None)
+@given(queries)
+def test_parser_raises_only_query_error(q: str) -> None:
+    try:
+        parse(q, ALIASES)
+    except QueryError as e:
+        assert 1 <= e.column <= len(q) + 1
+
+
+def _matcher_for(q: str) -> Matcher | None:
+    try:
+        node = parse(q, ALIASES)
+    except QueryError:
+        return None
+    return Matcher([Watchlist("w", entities=ENTITIES, rules=(Rule("r", node, q),))])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(queries, texts, texts)
+def test_matcher_spans_point_into_original(q: str, title: str, text: str) -> None:
+    m = _matcher_for(q)
+    if m is None:
+        return
+    res = m.match(MatchInput("s", title, text))
+    for hit in res.hits:
+        assert hit.matches == sorted(set(hit.matches), key=lambda s: (s.field != "title", s.start,
+                                                                       s.end))
+        for sp in hit.matches:
+            original = title if sp.field == "title" else text
+            assert original[sp.start : sp.end] == sp.text and sp.start < sp.end
+    for ent in res.entities:
+        assert ent.count == len(ent.spans) > 0
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(
+    st.text(max_size=200),
+    st.lists(st.sampled_from([
+        "rules:", "\n", "  - id: a", "    query: ", "'x AND'", '"@putin"', "entities:",
+        "  putin: {name: P}", "    any: [a, b]", "severity: high", "[", "{", ":", "&a", "*a",
+        "!!binary", "    fields: [title]", "    sources: 3", "watchlist: 1", "- ", "\t", "'",
+    ]), max_size=20).map("".join),
+))
+def test_loader_raises_only_watchlist_error(tmp_path: Path, body: str) -> None:
+    p = tmp_path / "w.yaml"
+    p.write_text(body, encoding="utf-8", errors="surrogatepass")
+    try:
+        load_watchlist(p)
+    except WatchlistError as e:
+        assert e.errors and all(err.startswith(f"{p}:") for err in e.errors)
