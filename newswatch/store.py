@@ -309,11 +309,15 @@ class Store:
                     found[key] = dict(doc)
             return found
 
-    def items(self, table: str) -> list[tuple[str, Doc]]:
-        """Every (key, document) of a table: a snapshot, safe to keep."""
+    def items(self, table: str) -> list[tuple[str, Mapping[str, Any]]]:
+        """Every (key, document) of a table, without copying: treat them as read-only.
+
+        A commit replaces changed documents with new dicts and never edits one in place,
+        so what this returns stays a consistent snapshot."""
         with self._mutex:
             self._refresh()
-            return [(doc.doc_id, doc) for doc in self._db.table(table)]
+            raw = self._middleware.read() or {}
+            return list(raw.get(table, {}).items())
 
     def count(self, table: str) -> int:
         with self._mutex:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from newswatch.models import EntityMention, FeedState, Item, Story, UpsertCounts
 from newswatch.store import Doc, Store, Transaction
@@ -13,7 +14,7 @@ STORIES = "stories"
 FEEDS = "feeds"
 
 
-def story_from_doc(key: str, doc: Doc, text: str | None = None) -> Story:
+def story_from_doc(key: str, doc: Mapping[str, Any], text: str | None = None) -> Story:
     return Story(
         id=key,
         guid=doc["guid"],
@@ -113,7 +114,7 @@ def newest_stories(store: Store, limit: int | None = None, search: str | None = 
     return out
 
 
-def _newest_key(kv: tuple[str, Doc]) -> str:
+def _newest_key(kv: tuple[str, Mapping[str, Any]]) -> str:
     doc = kv[1]
     return doc.get("published") or doc.get("fetched") or ""
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import importlib.util
 import multiprocessing
 import os
 import socket
 import sys
 import warnings
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -48,6 +49,29 @@ class FetchError(Exception):
     """A one-line reason why a single feed could not be fetched."""
 
 
+class _Host:
+    """Per-host limit that starts low and grows with each answered request.
+
+    New connections open a few at a time, so a burst of SYNs cannot overflow a small
+    listen backlog (a dropped SYN costs a 1 s retransmit); a host that refused the
+    connection is not tried again in the same run."""
+
+    START = 2
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.capacity = min(self.limit, self.START)
+        self.sem = asyncio.Semaphore(self.capacity)
+        self.reached = False
+        self.dead: str | None = None
+
+    def grow(self) -> None:
+        self.reached = True
+        if self.capacity < self.limit:
+            self.capacity += 1
+            self.sem.release()  # one more permit: the semaphore is deliberately unbounded
+
+
 @dataclass(slots=True)
 class _Download:
     status: int
@@ -76,6 +100,10 @@ def fetch_feeds(specs: list[SourceSpec], states: dict[str, FeedState],
 
 async def _fetch_all(specs: list[SourceSpec], states: dict[str, FeedState],
                      settings: FetchSettings) -> list[SourceResult]:
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        # httpcore retries ``import sniffio`` on every request; a missing module costs a
+        # sys.path scan each time. A None entry makes the retry fail at once.
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
     import httpx
 
     timeout = httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
@@ -83,7 +111,7 @@ async def _fetch_all(specs: list[SourceSpec], states: dict[str, FeedState],
     limits = httpx.Limits(max_connections=max(1, settings.concurrency),
                           max_keepalive_connections=max(1, settings.concurrency))
     overall = asyncio.Semaphore(max(1, settings.concurrency))
-    hosts: dict[str, asyncio.Semaphore] = {}
+    hosts: dict[str, _Host] = {}
     parser = _ParseQueue(settings, len(specs))
     headers = {"User-Agent": settings.user_agent,
                "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -101,33 +129,42 @@ async def _fetch_all(specs: list[SourceSpec], states: dict[str, FeedState],
 
 async def _fetch_one(client: httpx.AsyncClient, spec: SourceSpec, state: FeedState | None,
                      settings: FetchSettings, overall: asyncio.Semaphore,
-                     hosts: dict[str, asyncio.Semaphore], parser: _ParseQueue) -> SourceResult:
+                     hosts: dict[str, _Host], parser: _ParseQueue) -> SourceResult:
     url = spec.url or ""
     old = state if state is not None else FeedState(url=url)
     result = SourceResult(spec=spec)
     download: _Download | None = None
+    key = _host_key(url)
+    host = hosts.get(key)
+    if host is None:
+        host = hosts[key] = _Host(settings.per_host)
     try:
-        host = _host_key(url)
-        sem = hosts.get(host)
-        if sem is None:
-            sem = hosts[host] = asyncio.Semaphore(max(1, settings.per_host))
-        async with overall, sem:
+        async with overall, host.sem:
+            if host.dead:  # an earlier fetch in this run could not connect to this host
+                raise FetchError(host.dead)
             download = await _download(client, url, old, settings)
+            host.grow()
     except asyncio.CancelledError:
         parser.finish_nowait()
         raise
     except Exception as exc:  # every failure becomes a one-line reason for this feed only
         result.error = describe_error(exc, settings)
+        if not host.reached and isinstance(exc, _connect_errors()):
+            host.dead = result.error
     if download is None or download.status == 304:
         parser.finish_nowait()
         if download is not None:
             result.not_modified = True
-            result.feed_state = _succeeded(old, old.etag, old.last_modified)
+            result.feed_state = _succeeded(old, download.etag or old.etag,
+                                           download.last_modified or old.last_modified)
         else:
             result.feed_state = _failed(old, result.error or "unknown error")
         return result
-    error, skipped, rows = await parser.finish((download.body, spec.name, url,
-                                                download.content_type))
+    try:
+        error, skipped, rows = await parser.finish((download.body, spec.name, url,
+                                                    download.content_type))
+    except Exception as exc:  # parse_feed should not raise; if it does, only this feed fails
+        error, skipped, rows = f"feed parser failed: {type(exc).__name__}: {exc}", [], []
     result.skipped = skipped
     if error:
         result.error = _one_line(error)
@@ -148,9 +185,13 @@ async def _download(client: httpx.AsyncClient, url: str, old: FeedState,
     async with asyncio.timeout(settings.total_timeout), \
             client.stream("GET", url, headers=headers) as response:
         status = response.status_code
-        if status == 304:
-            return _Download(304)
         if not 200 <= status < 300:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) <= 65536:
+                await response.aread()  # a fully read response keeps its connection alive
+            if status == 304:  # a 304 may carry fresh validators
+                return _Download(304, etag=response.headers.get("etag"),
+                                 last_modified=response.headers.get("last-modified"))
             raise FetchError(f"HTTP {status} {response.reason_phrase}".strip())
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > settings.max_bytes:
@@ -174,13 +215,13 @@ def describe_error(exc: BaseException, settings: FetchSettings) -> str:
     if isinstance(exc, FetchError):
         return _one_line(str(exc))
     if isinstance(exc, TimeoutError):  # the asyncio.timeout total deadline
-        return f"timed out after {_secs(settings.total_timeout)} s (total)"
+        return f"timed out after {settings.total_timeout:g} s (total)"
     if isinstance(exc, httpx.ConnectTimeout):
-        return f"connect timed out after {_secs(settings.connect_timeout)} s"
+        return f"connect timed out after {settings.connect_timeout:g} s"
     if isinstance(exc, httpx.PoolTimeout):
         return "timed out waiting for a connection"
     if isinstance(exc, httpx.TimeoutException):
-        return f"timed out after {_secs(settings.read_timeout)} s"
+        return f"timed out after {settings.read_timeout:g} s"
     if isinstance(exc, httpx.TooManyRedirects):
         return "too many redirects"
     if isinstance(exc, httpx.ConnectError):
@@ -204,6 +245,12 @@ def describe_error(exc: BaseException, settings: FetchSettings) -> str:
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return _one_line(f"bad URL: {exc}")
     return _one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _connect_errors() -> tuple[type[Exception], ...]:
+    import httpx
+
+    return httpx.ConnectError, httpx.ConnectTimeout
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -235,10 +282,6 @@ def _host_key(url: str) -> str:
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _secs(value: float) -> str:
-    return f"{value:g}"
 
 
 def _size(n: int) -> str:
@@ -279,9 +322,7 @@ class _ParseQueue:
         if self._fetching == 0 and self._held is not None:
             args, future = self._held
             self._held = None
-            task = asyncio.ensure_future(self._settle(future, self._inline(args)))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._settle(future, self._inline(args)))
 
     async def finish(self, args: ParseArgs) -> RawParse:
         """A fetch ended with a body: parse it (in the pool when there is one)."""
@@ -296,9 +337,7 @@ class _ParseQueue:
             held_args, held_future = self._held
             self._held = None
             self._start_pool()
-            task = asyncio.ensure_future(self._settle(held_future, self._parse(held_args)))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._settle(held_future, self._parse(held_args)))
         return await self._parse(args)
 
     async def _parse(self, args: ParseArgs) -> RawParse:
@@ -313,6 +352,11 @@ class _ParseQueue:
             self._broken = True  # a worker died or the pool could not start: parse here
             return await self._inline(args)
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)  # keep a reference until done
+        task.add_done_callback(self._tasks.discard)
+
     @staticmethod
     async def _inline(args: ParseArgs) -> RawParse:
         return await asyncio.to_thread(_parse_in_worker, *args)
@@ -321,19 +365,19 @@ class _ParseQueue:
     async def _settle(future: asyncio.Future[RawParse], work: Awaitable[RawParse]) -> None:
         try:
             value = await work
-        except BaseException as exc:  # hand any failure to the waiting fetch
+        except Exception as exc:  # hand the failure to the fetch that waits for it
             if not future.done():
                 future.set_exception(exc)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            return
-        if not future.done():
-            future.set_result(value)
+        else:
+            if not future.done():
+                future.set_result(value)
 
     def _start_pool(self) -> None:
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         if method not in multiprocessing.get_all_start_methods():
             method = "spawn"
+        if method == "fork":  # import the parser once here; forked workers inherit it
+            import newswatch.sources.feedparse  # noqa: F401
         try:
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self._workers, mp_context=multiprocessing.get_context(method))

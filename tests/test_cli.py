@@ -1,0 +1,125 @@
+"""The command line as a user types it: ingest and stories, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from newswatch.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ingest_seeds_then_list_them(tmp_path: Path, capsys) -> None:
+    db = str(tmp_path / "db.json")
+    code, _, err = run(capsys, "ingest", str(SEEDS), "--db", db)
+    assert code == 0
+    assert "seeds: 2 new, 0 updated, 0 unchanged" in err
+    code, _, err = run(capsys, "--db", db, "ingest", str(SEEDS))
+    assert "seeds: 0 new, 0 updated, 2 unchanged" in err
+    code, out, _ = run(capsys, "stories", "--db", db, "--json")
+    stories = [json.loads(line) for line in out.splitlines()]
+    assert {s["title"] for s in stories} >= {
+        "Trump and Putin seek ceasefire against Ukraine energy and infrastructure targets"}
+    assert all(s["source"] == "seeds" and s["text"] for s in stories)
+    assert set(stories[0]) >= {"id", "guid", "source", "title", "text", "url", "published",
+                               "fetched", "content_hash", "entities", "cluster_id"}
+
+
+def test_db_from_environment(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSWATCH_DB", str(tmp_path / "env.json"))
+    assert run(capsys, "ingest", str(SEEDS))[0] == 0
+    assert (tmp_path / "env.json").exists()
+
+
+def test_search_and_limit(tmp_path: Path, capsys) -> None:
+    db = str(tmp_path / "db.json")
+    run(capsys, "ingest", str(SEEDS), "--db", db)
+    _, out, _ = run(capsys, "stories", "--db", db, "--search", "LENGTHY PHONE CALL")
+    assert len(out.splitlines()) == 1 and "White House announced" in out
+    _, out, _ = run(capsys, "stories", "--db", db, "--limit", "1")
+    assert len(out.splitlines()) == 1
+
+
+def test_bad_sources_get_one_line_and_the_rest_still_ingest(tmp_path: Path, capsys) -> None:
+    db = str(tmp_path / "db.json")
+    code, _, err = run(capsys, "ingest", str(tmp_path / "missing"), str(SEEDS),
+                       "http://127.0.0.1:9/feed.xml", "--db", db)
+    assert code == 0
+    assert f"{tmp_path / 'missing'}: failed:" in err
+    assert "http://127.0.0.1:9/feed.xml: failed:" in err
+    assert "Traceback" not in err
+    assert "seeds: 2 new" in err
+
+
+def test_every_source_failing_exits_1(tmp_path: Path, capsys) -> None:
+    code, _, err = run(capsys, "ingest", str(tmp_path / "nope.txt"), "--db",
+                       str(tmp_path / "db.json"))
+    assert code == 1 and "nope.txt" in err
+
+
+def test_usage_errors_exit_2(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["stories", "--limit", "-3"])
+    assert exc.value.code == 2
+
+
+def test_stories_without_a_store_is_one_line(tmp_path: Path, capsys) -> None:
+    code, _, err = run(capsys, "stories", "--db", str(tmp_path / "none.json"))
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "ingest" in err
+
+
+def test_corrupt_store_is_one_line_exit_1(tmp_path: Path, capsys) -> None:
+    db = tmp_path / "db.json"
+    db.write_text("{not json")
+    code, _, err = run(capsys, "ingest", str(SEEDS), "--db", str(db))
+    assert code == 1 and str(db) in err and len(err.strip().splitlines()) == 1
+    assert db.read_text() == "{not json"
+
+
+def test_feeds_from_a_newsboat_urls_file(tmp_path: Path, capsys, feed_server) -> None:
+    rss = (b"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
+           b"<item><title>Ceasefire agreed</title><guid>a1</guid><link>http://x/a1</link>"
+           b"<description>Both sides agreed.</description></item></channel></rss>")
+    url = feed_server.add_feed("/one.xml", rss)
+    urls = tmp_path / "urls"
+    urls.write_text(f"# my feeds\n{url} world\n")
+    db = str(tmp_path / "db.json")
+    code, _, err = run(capsys, "ingest", "--feeds-from", str(urls), "--db", db)
+    assert code == 0, err
+    code, out, err = run(capsys, "stories", "--db", db, "--json")
+    assert [json.loads(line)["title"] for line in out.splitlines()] == ["Ceasefire agreed"]
+
+
+def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "newswatch.cli", "--db",
+                           str(tmp_path / "db.json"), "ingest", str(SEEDS)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_the_wheel_ships_seeds_watchlists_and_styles(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                           "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    wheel = next(tmp_path.glob("newswatch-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for seed in SEEDS.iterdir():
+        assert f"newswatch/assets/seeds/{seed.name}" in names
+    for path in (REPO / "watchlists").glob("*.yaml"):
+        assert f"newswatch/assets/watchlists/{path.name}" in names
+    for path in (REPO / "styles").glob("*.tcss"):
+        assert f"newswatch/assets/styles/{path.name}" in names
