@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -93,7 +94,7 @@ def test_feeds_from_a_newsboat_urls_file(tmp_path: Path, capsys, feed_server) ->
     rss = (b"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
            b"<item><title>Ceasefire agreed</title><guid>a1</guid><link>http://x/a1</link>"
            b"<description>Both sides agreed.</description></item></channel></rss>")
-    url = feed_server.add_feed("/one.xml", rss)
+    url = feed_server.route("/one.xml", body=rss)
     urls = tmp_path / "urls"
     urls.write_text(f"# my feeds\n{url} world\n")
     db = str(tmp_path / "db.json")
@@ -104,9 +105,10 @@ def test_feeds_from_a_newsboat_urls_file(tmp_path: Path, capsys, feed_server) ->
 
 
 def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-m", "newswatch.cli", "--db",
                            str(tmp_path / "db.json"), "ingest", str(SEEDS)],
-                          capture_output=True, text=True, cwd=tmp_path)
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
 
 
