@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", type=Path, default=argparse.SUPPRESS,
                         help="TinyDB store file (env NEWSWATCH_DB)")
+    common.add_argument("--watchlists", type=Path, action="append", default=argparse.SUPPRESS,
+                        metavar="PATH", help="watchlist file or directory, may repeat "
+                        "(env NEWSWATCH_WATCHLISTS; default: the bundled watchlists)")
     parser = argparse.ArgumentParser(
         prog="newswatch", parents=[common],
         description="A terminal news-watch desk: feeds and files in, alerts and clusters out.")
@@ -39,6 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "contains Q (case-insensitive)")
     stories.add_argument("--limit", type=_non_negative, default=50, metavar="N",
                          help="at most N stories, newest first (0: all; default 50)")
+
+    alerts = sub.add_parser("alerts", parents=[common], help="list alerts, newest first")
+    alerts.add_argument("--json", action="store_true", help="one JSON object per line")
+    alerts.add_argument("--since", metavar="T", help="only alerts created since T: an ISO "
+                        "8601 time or an age like 90m, 2h, 3d")
+    alerts.add_argument("--watchlist", metavar="W", help="only this watchlist")
+    alerts.add_argument("--rule", metavar="R", help="only this rule id")
+    alerts.add_argument("--limit", type=_non_negative, default=50, metavar="N",
+                        help="at most N alerts (0: all; default 50)")
+
+    check = sub.add_parser("check", parents=[common],
+                           help="validate watchlists; exit 1 with file:line:col errors")
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                       help="watchlist files or directories (default: --watchlists)")
+
+    sub.add_parser("rematch", parents=[common],
+                   help="re-apply the watchlists to every stored story now")
     return parser
 
 
@@ -50,6 +70,14 @@ def _non_negative(value: str) -> int:
     if number < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
     return number
+
+
+def watchlist_args(args: argparse.Namespace) -> list[Path]:
+    given = getattr(args, "watchlists", None)
+    if given:
+        return list(given)
+    env = env_path("NEWSWATCH_WATCHLISTS")
+    return [env] if env else []
 
 
 def db_path(args: argparse.Namespace) -> Path:

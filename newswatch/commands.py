@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from newswatch.alerts import Alert, list_alerts, parse_since
 from newswatch.errors import UserError
 from newswatch.models import Story
 from newswatch.pipeline import IngestReport, ingest
 from newswatch.sources import SourceSpec
 from newswatch.store import Store
-from newswatch.stories import newest_stories
+from newswatch.stories import STORIES, newest_stories
+from newswatch.watching import Watcher, load_watchset, watchlist_paths
 
 
 def source_spec(arg: str) -> SourceSpec:
@@ -45,7 +49,7 @@ def cmd_ingest(args: argparse.Namespace, db: Path) -> int:
         raise UserError("nothing to ingest: give a file, a directory, a feed URL "
                         "or --feeds-from FILE")
     store = Store(db)
-    report = ingest(store, specs)
+    report = ingest(store, specs, make_watcher(args, store))
     print_report(report)
     return 1 if report.all_failed else 0
 
@@ -66,8 +70,12 @@ def print_report(report: IngestReport) -> None:
         print(f"{src.name}: {c.new} new, {c.updated} updated, {c.unchanged} unchanged"
               f"{note}", file=err)
     failed = sum(1 for s in report.sources if s.failed)
+    if report.rematched is not None:
+        r = report.rematched
+        print(f"watchlists changed: re-applied to stored stories ({len(r.new)} new alerts, "
+              f"{len(r.retired)} retired)", file=err)
     print(f"ingested {len(report.sources)} source(s): {total_new} new, {total_upd} updated, "
-          f"{failed} failed", file=err)
+          f"{failed} failed; {len(report.alerts.new)} new alert(s)", file=err)
 
 
 def story_json(story: Story) -> dict:
@@ -100,5 +108,83 @@ def cmd_stories(args: argparse.Namespace, db: Path) -> int:
         for story in stories:
             when = (story.published or story.fetched or "")[:16].replace("T", " ")
             out.write(f"{when:16}  {story.source[:18]:18}  {story.title}\n".encode())
+    out.flush()
+    return 0
+
+
+def make_watcher(args: argparse.Namespace, store: Store | None) -> Watcher:
+    from newswatch.cli import watchlist_args
+
+    watchset = load_watchset(watchlist_paths(watchlist_args(args)), store)
+    for line in watchset.errors:
+        print(line, file=sys.stderr)
+    return Watcher(watchset)
+
+
+def cmd_check(args: argparse.Namespace, db: Path) -> int:
+    from newswatch.cli import watchlist_args
+    from newswatch.watch.loader import check_paths, watchlist_files
+
+    paths = args.paths or watchlist_paths(watchlist_args(args))
+    missing = [p for p in paths if not p.exists()]
+    errors = [f"{p}: no such file or directory" for p in missing]
+    errors += check_paths([p for p in paths if p.exists()])
+    for line in errors:
+        print(line, file=sys.stderr)
+    if not errors:
+        count = len(watchlist_files(paths))
+        print(f"{count} watchlist file(s) valid", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def cmd_rematch(args: argparse.Namespace, db: Path) -> int:
+    store = Store(db)
+    watcher = make_watcher(args, store)
+    done = watcher.rematch(store)
+    print(f"rematched {store.count('stories')} stories: {len(done.new)} new alerts, "
+          f"{len(done.retired)} retired, {len(done.revived)} revived", file=sys.stderr)
+    return 0
+
+
+def alert_json(alert: Alert, story: Mapping[str, Any] | None) -> dict[str, Any]:
+    story = story or {}
+    return {
+        "id": alert.id,
+        "watchlist": alert.watchlist,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "created": alert.created,
+        "story": {"id": alert.story_id, "guid": story.get("guid"), "title": story.get("title"),
+                  "url": story.get("url"), "source": story.get("source"),
+                  "published": story.get("published")},
+        "cluster": None,
+        "matches": [{"field": m.field, "start": m.start, "end": m.end, "text": m.text}
+                    for m in alert.matches],
+    }
+
+
+def cmd_alerts(args: argparse.Namespace, db: Path) -> int:
+    if not db.exists():
+        raise UserError(f"{db}: no store yet; run `newswatch ingest SOURCE` first")
+    since = None
+    if args.since:
+        try:
+            since = parse_since(args.since)
+        except ValueError:
+            raise UserError(f"--since {args.since!r}: not an ISO 8601 time nor an age "
+                            "like 2h or 3d") from None
+    store = Store(db)
+    alerts = list_alerts(store, since=since, watchlist=args.watchlist, rule=args.rule,
+                         limit=args.limit or None)
+    stories = store.get_many(STORIES, {a.story_id for a in alerts})
+    out = sys.stdout.buffer
+    for alert in alerts:
+        story = stories.get(alert.story_id)
+        if args.json:
+            out.write(orjson.dumps(alert_json(alert, story)) + b"\n")
+        else:
+            title = (story or {}).get("title", "")
+            out.write(f"{alert.created[:16].replace('T', ' ')}  {alert.severity:8}  "
+                      f"{alert.watchlist}/{alert.rule}  {title}\n".encode())
     out.flush()
     return 0

@@ -1,14 +1,16 @@
-"""Ingest a batch: read sources → store (one write per batch) → per-source report."""
+"""Ingest a batch: read sources → store → match → alerts, one write per batch."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from newswatch.alerts import Reconciled
 from newswatch.models import Item, UpsertCounts, utc_now
 from newswatch.sources import SourceResult, SourceSpec
 from newswatch.store import Store
-from newswatch.stories import feed_states, put_feed_state, upsert_items
+from newswatch.stories import STORIES, feed_states, put_feed_state, upsert_items
+from newswatch.watching import Watcher, ensure_current
 
 BATCH_ITEMS = 5000  # items per transaction: bounds memory for huge local sources
 
@@ -33,6 +35,8 @@ class SourceReport:
 class IngestReport:
     sources: list[SourceReport] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # ids of new or updated stories
+    alerts: Reconciled = field(default_factory=Reconciled)
+    rematched: Reconciled | None = None  # set when changed watchlists were re-applied first
 
     @property
     def all_failed(self) -> bool:
@@ -58,12 +62,17 @@ def read_sources(specs: Sequence[SourceSpec], store: Store) -> list[SourceResult
     return [results[id(s)] for s in specs]
 
 
-def ingest(store: Store, specs: Sequence[SourceSpec]) -> IngestReport:
-    """Read the sources and store what they hold. Never raises for a bad source."""
-    return store_results(store, read_sources(specs, store))
+def ingest(store: Store, specs: Sequence[SourceSpec],
+           watcher: Watcher | None = None) -> IngestReport:
+    """Read the sources, store what they hold, match it. Never raises for a bad source."""
+    rematched = ensure_current(store, watcher) if watcher is not None else None
+    report = store_results(store, read_sources(specs, store), watcher)
+    report.rematched = rematched
+    return report
 
 
-def store_results(store: Store, results: Iterable[SourceResult]) -> IngestReport:
+def store_results(store: Store, results: Iterable[SourceResult],
+                  watcher: Watcher | None = None) -> IngestReport:
     report = IngestReport()
     pending: list[tuple[SourceReport, list[Item]]] = []
     pending_size = 0
@@ -77,16 +86,16 @@ def store_results(store: Store, results: Iterable[SourceResult]) -> IngestReport
         for start in range(0, len(result.items), BATCH_ITEMS):
             chunk = result.items[start:start + BATCH_ITEMS]
             if pending_size + len(chunk) > BATCH_ITEMS and pending:
-                _commit(store, pending, [], report)
+                _commit(store, pending, [], report, watcher)
                 pending, pending_size = [], 0
             pending.append((source, chunk))
             pending_size += len(chunk)
-    _commit(store, pending, states, report)
+    _commit(store, pending, states, report, watcher)
     return report
 
 
 def _commit(store: Store, pending: list[tuple[SourceReport, list[Item]]], states: list,
-            report: IngestReport) -> None:
+            report: IngestReport, watcher: Watcher | None) -> None:
     if not pending and not states:
         return
     now = utc_now()
@@ -97,5 +106,11 @@ def _commit(store: Store, pending: list[tuple[SourceReport, list[Item]]], states
             source.counts.updated += result.counts.updated
             source.counts.unchanged += result.counts.unchanged
             report.changed.extend(result.changed)
+            if watcher is not None:
+                for sid in result.changed:
+                    doc = tx.get(STORIES, sid)
+                    if doc is not None:
+                        watcher.match_into(tx, sid, doc, tx.staged_texts.get(sid, ""), now,
+                                           report.alerts)
         for state in states:
             put_feed_state(tx, state)

@@ -266,6 +266,12 @@ def load_watchlist(path: str | Path) -> Watchlist:
         source = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise WatchlistError([f"{p}:1:1: cannot read file: {e}"]) from None
+    return parse_watchlist(p, source)
+
+
+def parse_watchlist(path: str | Path, source: str) -> Watchlist:
+    """Validate watchlist YAML text as if read from ``path`` (used for names and errors)."""
+    p = Path(path)
     c = _Checker(str(p), source)
     try:
         top = YAML(typ="rt").load(source)

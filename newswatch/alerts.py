@@ -1,0 +1,155 @@
+"""Alerts in the store: one per (story, watchlist, rule), reconciled whenever a story is
+(re)matched, and read back for the CLI, the TUI and the headless sinks."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from newswatch.store import Store, Transaction
+from newswatch.watch.model import RuleHit, Span
+
+ALERTS = "alerts"
+SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+def alert_id(story_id: str, watchlist: str, rule: str) -> str:
+    key = f"{story_id}\0{watchlist}\0{rule}".encode()
+    return hashlib.blake2b(key, digest_size=10).hexdigest()
+
+
+@dataclass(slots=True)
+class Alert:
+    id: str
+    watchlist: str
+    rule: str
+    severity: str
+    created: str
+    updated: str
+    story_id: str
+    matches: list[Span] = field(default_factory=list)
+    retired: bool = False
+    read: bool = False
+    acknowledged: bool = False
+    emitted: bool = False
+
+
+def alert_from_doc(key: str, doc: Mapping[str, Any]) -> Alert:
+    return Alert(
+        id=key,
+        watchlist=doc["watchlist"],
+        rule=doc["rule"],
+        severity=doc.get("severity", "medium"),
+        created=doc["created"],
+        updated=doc.get("updated", doc["created"]),
+        story_id=doc["story"],
+        matches=[Span(*m) for m in doc.get("matches", [])],
+        retired=doc.get("retired", False),
+        read=doc.get("read", False),
+        acknowledged=doc.get("ack", False),
+        emitted=doc.get("emitted", False),
+    )
+
+
+@dataclass(slots=True)
+class Reconciled:
+    new: list[str] = field(default_factory=list)  # alert ids created
+    retired: list[str] = field(default_factory=list)
+    revived: list[str] = field(default_factory=list)
+
+
+def reconcile(tx: Transaction, story_id: str, story_doc: dict[str, Any],
+              hits: Iterable[RuleHit], now: str, out: Reconciled) -> None:
+    """Make the story's alerts agree with ``hits``: create new ones, refresh matches of
+    existing ones, retire those whose rule no longer matches (never delete).
+
+    ``story_doc["alerts"]`` keeps the story's alert ids, so this needs no table scan."""
+    previous: list[str] = list(story_doc.get("alerts", []))
+    current: list[str] = []
+    for hit in hits:
+        aid = alert_id(story_id, hit.watchlist, hit.rule)
+        current.append(aid)
+        matches = [[s.field, s.start, s.end, s.text] for s in hit.matches]
+        doc = tx.get(ALERTS, aid)
+        if doc is None:
+            tx.put(ALERTS, aid, {"watchlist": hit.watchlist, "rule": hit.rule,
+                                 "severity": hit.severity, "created": now, "updated": now,
+                                 "story": story_id, "matches": matches})
+            out.new.append(aid)
+            continue
+        changed = doc.get("matches") != matches or doc.get("severity") != hit.severity
+        if doc.get("retired"):
+            doc["retired"] = False
+            out.revived.append(aid)
+            changed = True
+        if changed:
+            doc.update(matches=matches, severity=hit.severity, updated=now)
+            tx.put(ALERTS, aid, doc)
+    for aid in previous:
+        if aid in current:
+            continue
+        doc = tx.get(ALERTS, aid)
+        if doc is not None and not doc.get("retired"):
+            doc.update(retired=True, updated=now)
+            tx.put(ALERTS, aid, doc)
+            out.retired.append(aid)
+    story_doc["alerts"] = sorted(set(previous) | set(current))
+
+
+def retire_alerts(tx: Transaction, alert_ids: Iterable[str], now: str) -> int:
+    count = 0
+    for aid in alert_ids:
+        doc = tx.get(ALERTS, aid)
+        if doc is not None and not doc.get("retired"):
+            doc.update(retired=True, updated=now)
+            tx.put(ALERTS, aid, doc)
+            count += 1
+    return count
+
+
+def set_flags(store: Store, alert_ids: Iterable[str], **flags: bool) -> None:
+    """Persist read / acknowledged / emitted flags (keys: read, ack, emitted)."""
+    with store.transaction() as tx:
+        for aid in alert_ids:
+            doc = tx.get(ALERTS, aid)
+            if doc is not None:
+                doc.update(flags)
+                tx.put(ALERTS, aid, doc)
+
+
+def list_alerts(store: Store, *, since: str | None = None, watchlist: str | None = None,
+                rule: str | None = None, limit: int | None = None,
+                include_retired: bool = False) -> list[Alert]:
+    """Alerts newest first, filtered; ``since`` is an ISO 8601 UTC lower bound."""
+    out: list[Alert] = []
+    for key, doc in store.items(ALERTS):
+        if doc.get("retired") and not include_retired:
+            continue
+        if watchlist is not None and doc["watchlist"] != watchlist:
+            continue
+        if rule is not None and doc["rule"] != rule:
+            continue
+        if since is not None and doc["created"] < since:
+            continue
+        out.append(alert_from_doc(key, doc))
+    out.sort(key=lambda a: (a.created, SEVERITY_RANK.get(a.severity, 0), a.id), reverse=True)
+    return out[:limit] if limit else out
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(value: str, now: datetime | None = None) -> str:
+    """``--since``: an ISO 8601 time (``2025-03-18``, ``2025-03-18T20:00Z``) or an age
+    such as ``90m``, ``2h``, ``3d``. Returns ISO 8601 UTC with Z; ValueError if neither."""
+    text = value.strip()
+    if text and text[-1] in _UNITS and text[:-1].isdigit():
+        moment = (now or datetime.now(UTC)) - timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
+    else:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

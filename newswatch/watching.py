@@ -1,0 +1,152 @@
+"""Watchlists in force for a store: the last valid version of each file, the matcher built
+from them, matching stories inside an ingest transaction, and re-matching the stored
+stories when a watchlist changed."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from newswatch.alerts import Reconciled, reconcile
+from newswatch.models import utc_now
+from newswatch.store import Store, Transaction
+from newswatch.watch.loader import WatchlistError, parse_watchlist, watchlist_files
+from newswatch.watch.matcher import Matcher
+from newswatch.watch.model import MatchInput, Watchlist
+
+WATCHLISTS = "watchlists"  # table: absolute file path -> last valid text
+META = "meta"
+FINGERPRINT_KEY = "watch"
+REMATCH_CHUNK = 2000
+
+
+@dataclass(slots=True)
+class WatchSet:
+    """The watchlists in force and what went wrong loading the current files."""
+
+    watchlists: list[Watchlist] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)  # path -> text in force
+    fallbacks: list[str] = field(default_factory=list)  # paths running on a stored version
+
+    @property
+    def fingerprint(self) -> str:
+        digest = hashlib.blake2b(digest_size=12)
+        for path in sorted(self.texts):
+            digest.update(f"{path}\0{self.texts[path]}\0".encode())
+        return digest.hexdigest()
+
+
+def load_watchset(paths: Sequence[Path], store: Store | None = None) -> WatchSet:
+    """Load every watchlist file under ``paths``. An invalid file reports its errors and,
+    when the store remembers a last valid version of it, that version stays in force."""
+    found = WatchSet()
+    names: dict[str, str] = {}
+    for path in watchlist_files(paths):
+        key = str(path.resolve())
+        try:
+            text = path.read_text(encoding="utf-8")
+            watchlist = parse_watchlist(path, text)
+        except (OSError, UnicodeDecodeError) as exc:
+            found.errors.append(f"{path}:1:1: cannot read file: {exc}")
+            watchlist, text = _fallback(store, key, path, found)
+        except WatchlistError as exc:
+            found.errors.extend(exc.errors)
+            watchlist, text = _fallback(store, key, path, found)
+        if watchlist is None or text is None:
+            continue
+        if watchlist.name in names:
+            found.errors.append(f"{path}:1:1: duplicate watchlist name {watchlist.name!r} "
+                                f"(also {names[watchlist.name]})")
+            continue
+        names[watchlist.name] = str(path)
+        found.watchlists.append(watchlist)
+        found.texts[key] = text
+    return found
+
+
+def _fallback(store: Store | None, key: str, path: Path,
+              found: WatchSet) -> tuple[Watchlist | None, str | None]:
+    doc = store.get(WATCHLISTS, key) if store is not None else None
+    if not doc:
+        return None, None
+    try:
+        watchlist = parse_watchlist(path, doc["text"])
+    except WatchlistError:
+        return None, None
+    found.fallbacks.append(str(path))
+    found.errors.append(f"{path}: keeping the last valid version in force")
+    return watchlist, doc["text"]
+
+
+class Watcher:
+    """Matches stories against a :class:`WatchSet` and keeps their alerts reconciled."""
+
+    def __init__(self, watchset: WatchSet) -> None:
+        self.watchset = watchset
+        self.matcher = Matcher(watchset.watchlists)
+
+    def match_into(self, tx: Transaction, story_id: str, doc: dict[str, Any], text: str,
+                   now: str, out: Reconciled) -> None:
+        """Match one story (doc is its staged metadata) and reconcile its alerts."""
+        result = self.matcher.match(MatchInput(doc["source"], doc.get("title", ""), text))
+        doc["entities"] = [{"id": e.id, "name": e.name, "count": e.count,
+                            "spans": [list(s) for s in e.spans]} for e in result.entities]
+        reconcile(tx, story_id, doc, result.hits, now, out)
+        tx.put("stories", story_id, doc)
+
+    def remember(self, tx: Transaction) -> None:
+        """Store the texts in force (the fallback for a later invalid edit) and the
+        fingerprint that says the stored stories were matched against them."""
+        for key, text in self.watchset.texts.items():
+            if key not in self.watchset.fallbacks:
+                tx.put(WATCHLISTS, key, {"text": text})
+        tx.put(META, FINGERPRINT_KEY, {"fingerprint": self.watchset.fingerprint})
+
+    def is_current(self, store: Store) -> bool:
+        doc = store.get(META, FINGERPRINT_KEY)
+        return bool(doc) and doc.get("fingerprint") == self.watchset.fingerprint
+
+    def rematch(self, store: Store, progress: Callable[[int, int], None] | None = None
+                ) -> Reconciled:
+        """Re-apply the watchlists to every stored story, a chunk per transaction.
+
+        Idempotent: a run cut short is completed by the next one, since the fingerprint
+        is stored only at the end."""
+        out = Reconciled()
+        keys = [k for k, _ in store.items("stories")]
+        for start in range(0, len(keys), REMATCH_CHUNK):
+            chunk = keys[start:start + REMATCH_CHUNK]
+            texts = store.texts(chunk)
+            now = utc_now()
+            with store.transaction() as tx:
+                for sid in chunk:
+                    doc = tx.get("stories", sid)
+                    if doc is not None:
+                        self.match_into(tx, sid, doc, texts.get(sid, ""), now, out)
+            if progress is not None:
+                progress(min(start + REMATCH_CHUNK, len(keys)), len(keys))
+        with store.transaction() as tx:
+            self.remember(tx)
+        return out
+
+
+def ensure_current(store: Store, watcher: Watcher) -> Reconciled | None:
+    """Re-match stored stories if the watchlists changed since they were matched."""
+    if watcher.is_current(store):
+        return None
+    if store.count("stories") == 0:
+        with store.transaction() as tx:
+            watcher.remember(tx)
+        return None
+    return watcher.rematch(store)
+
+
+def watchlist_paths(arg: Iterable[Path] | None) -> list[Path]:
+    from newswatch.locations import bundled
+
+    paths = list(arg or [])
+    return paths or [bundled("watchlists")]
