@@ -6,9 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newswatch import __version__
 from newswatch.errors import UserError
+
+if TYPE_CHECKING:
+    from newswatch.config import Settings
 from newswatch.locations import default_db_path, env_path
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
@@ -20,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", type=Path, default=argparse.SUPPRESS,
                         help="TinyDB store file (env NEWSWATCH_DB)")
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="PATH",
+                        help="config file (env NEWSWATCH_CONFIG; default in your config dir)")
     common.add_argument("--watchlists", type=Path, action="append", default=argparse.SUPPRESS,
                         metavar="PATH", help="watchlist file or directory, may repeat "
                         "(env NEWSWATCH_WATCHLISTS; default: the bundled watchlists)")
@@ -28,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A terminal news-watch desk: feeds and files in, alerts and clusters out.")
     parser.add_argument("--version", action="version", version=f"newswatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("tui", parents=[common], help="the terminal desk (the default command)")
 
     ingest = sub.add_parser("ingest", parents=[common],
                             help="ingest files, directories or feed URLs once")
@@ -80,6 +87,16 @@ def watchlist_args(args: argparse.Namespace) -> list[Path]:
     return [env] if env else []
 
 
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The config file with the command line's (and environment's) overrides applied."""
+    from newswatch.config import load_settings
+
+    return load_settings(getattr(args, "config", None),
+                         db=getattr(args, "db", None) or env_path("NEWSWATCH_DB"),
+                         watchlists=watchlist_args(args) or None,
+                         interval_s=getattr(args, "interval_s", None))
+
+
 def db_path(args: argparse.Namespace) -> Path:
     return getattr(args, "db", None) or env_path("NEWSWATCH_DB") or default_db_path()
 
@@ -88,8 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
+        args.command = "tui"
     from newswatch import commands
     from newswatch.store import StoreError
 

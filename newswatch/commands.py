@@ -188,3 +188,14 @@ def cmd_alerts(args: argparse.Namespace, db: Path) -> int:
                       f"{alert.watchlist}/{alert.rule}  {title}\n".encode())
     out.flush()
     return 0
+
+
+def cmd_tui(args: argparse.Namespace, db: Path) -> int:
+    from newswatch.cli import settings_from
+    from newswatch.poller import Poller
+    from newswatch.tui.app import make_app
+
+    settings = settings_from(args)
+    poller = Poller(settings, Store(settings.db))
+    make_app(poller).run()
+    return 0

@@ -1,0 +1,369 @@
+"""The newswatch desk: alerts, clusters and stories on the left, the reader on the right.
+
+All store work runs in thread workers that post messages back; widgets are only touched
+on the app's own thread."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+import webbrowser
+from datetime import datetime
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from newswatch.alerts import ALERTS, alert_from_doc, set_flags
+from newswatch.locations import bundled
+from newswatch.poller import Poller, PollReport
+from newswatch.store import Store
+from newswatch.stories import STORIES, get_story, newest_stories
+from newswatch.tui.palette import DeskCommands
+from newswatch.tui.reader import Reader, StoryDetail
+from newswatch.tui.rowlist import Column, Row, RowList
+from newswatch.tui.screens import EditorScreen, HelpScreen
+from newswatch.views import CLUSTERS, AlertGroup, DeskView, load_desk
+from newswatch.watching import ensure_current
+
+PANES = ["alerts", "clusters", "stories"]
+MAX_TOASTS = 5
+
+
+class NewswatchApp(App[None]):
+    """The TUI. Build it with :func:`make_app`."""
+
+    CSS_PATH = str(bundled("styles") / "app.tcss")
+    TITLE = "newswatch"
+    COMMANDS = App.COMMANDS | {DeskCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("tab", "pane(1)", "Next pane", priority=True),
+        Binding("shift+tab", "pane(-1)", "Prev pane", show=False, priority=True),
+        Binding("slash", "search", "Search"),
+        Binding("r", "poll_now", "Poll now"),
+        Binding("o", "open_link", "Open link"),
+        Binding("m", "mark", "Mark read/ack"),
+        Binding("e", "edit_watchlist", "Edit watchlist"),
+        Binding("E", "edit_external", "Edit in $EDITOR", show=False),
+    ]
+
+    class DeskLoaded(Message):
+        def __init__(self, view: DeskView, seconds: float) -> None:
+            super().__init__()
+            self.view = view
+            self.seconds = seconds
+
+    class Polled(Message):
+        def __init__(self, report: PollReport) -> None:
+            super().__init__()
+            self.report = report
+
+    class StoryLoaded(Message):
+        def __init__(self, detail: StoryDetail) -> None:
+            super().__init__()
+            self.detail = detail
+
+    class Rematched(Message):
+        def __init__(self, new_alerts: int) -> None:
+            super().__init__()
+            self.new_alerts = new_alerts
+
+    def __init__(self, poller: Poller, *, autopoll: bool = True) -> None:
+        super().__init__()
+        self.poller = poller
+        self.store: Store = poller.store
+        self.autopoll = autopoll
+        self.view = DeskView([], [], [])
+        self.groups: dict[str, AlertGroup] = {}
+        self.load_seconds: float | None = None
+        self.search_ids: set[str] | None = None
+        self._toasted_alerts: set[str] = set()
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="desk"):
+            with TabbedContent(id="panes", initial="alerts"):
+                with TabPane("Alerts", id="alerts"):
+                    yield RowList([Column("when", 11), Column("severity", 8),
+                                   Column("rule", 22), Column("src", 4),
+                                   Column("headline")], id="alert-list")
+                with TabPane("Clusters", id="clusters"):
+                    yield RowList([Column("last update", 11), Column("size", 4),
+                                   Column("sources", 16), Column("event")], id="cluster-list")
+                with TabPane("Stories", id="stories"), Vertical():
+                    yield Input(placeholder="search title and text, enter to apply",
+                                id="search")
+                    yield RowList([Column("when", 11), Column("source", 16),
+                                   Column("headline")], id="story-list")
+            yield Reader(id="reader")
+        yield Static("starting…", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#alert-list", RowList).focus()
+        self.load_desk()
+        if self.autopoll:
+            self.poll(force=True)
+            self.set_interval(1.0, self._tick)
+            self.set_interval(2.0, self._check_watchlists)
+
+    # ------------------------------------------------------------------ workers
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load_desk(self) -> None:
+        start = time.perf_counter()
+        view = load_desk(self.store)
+        self.post_message(self.DeskLoaded(view, time.perf_counter() - start))
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def poll(self, force: bool = False) -> None:
+        self.post_message(self.Polled(self.poller.poll(force=force)))
+
+    @work(thread=True, exclusive=True, group="story", exit_on_error=False)
+    def load_story(self, story_id: str) -> None:
+        story = get_story(self.store, story_id)
+        if story is None:
+            return
+        doc = self.store.get(STORIES, story_id) or {}
+        alerts = [alert_from_doc(k, d) for k, d in
+                  self.store.get_many(ALERTS, doc.get("alerts", [])).items()
+                  if not d.get("retired")]
+        siblings: list[tuple[str, str, str]] = []
+        if story.cluster_id:
+            cluster = self.store.get(CLUSTERS, story.cluster_id) or {}
+            others = [s for s in cluster.get("stories", []) if s != story_id]
+            for sid, sdoc in self.store.get_many(STORIES, others).items():
+                siblings.append((sid, sdoc.get("source", ""), sdoc.get("title", "")))
+        set_flags(self.store, [a.id for a in alerts if not a.read], read=True)
+        self.post_message(self.StoryLoaded(StoryDetail(story, alerts, siblings)))
+
+    @work(thread=True, exclusive=True, group="rematch", exit_on_error=False)
+    def rematch(self) -> None:
+        self.poller.reload_watchlists_if_changed()
+        done = ensure_current(self.store, self.poller.watcher)
+        self.post_message(self.Rematched(len(done.new) if done else 0))
+
+    @work(thread=True, exclusive=True, group="search", exit_on_error=False)
+    def search(self, query: str) -> None:
+        found = newest_stories(self.store, search=query, with_text=False) if query else None
+        ids = {s.id for s in found} if found is not None else None
+        self.call_from_thread(self._apply_search, ids)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors surface: a toast, never a crash."""
+        if event.state == WorkerState.ERROR:
+            self.notify(f"{event.worker.name}: {event.worker.error}", severity="error",
+                        timeout=10)
+
+    # ------------------------------------------------------------------ messages
+
+    def on_newswatch_app_desk_loaded(self, message: DeskLoaded) -> None:
+        self.view = message.view
+        self.load_seconds = message.seconds
+        self.groups = {g.key: g for g in message.view.alerts}
+        self.query_one("#alert-list", RowList).set_rows([
+            Row(g.key, (_short(g.created), g.severity, f"{g.rule}", str(len(g.sources)),
+                        g.title), style=g.severity, dim=g.acknowledged)
+            for g in message.view.alerts])
+        self.query_one("#cluster-list", RowList).set_rows([
+            Row(c.id, (_short(c.last_seen), str(c.size), ", ".join(c.sources), c.label))
+            for c in message.view.clusters])
+        self._fill_stories()
+        self._update_status()
+
+    def _fill_stories(self) -> None:
+        ids = self.search_ids
+        rows = [Row(s.id, (_short(s.when), s.source, s.title)) for s in self.view.stories
+                if ids is None or s.id in ids]
+        self.query_one("#story-list", RowList).set_rows(rows)
+
+    def _apply_search(self, ids: set[str] | None) -> None:
+        self.search_ids = ids
+        self._fill_stories()
+        count = len(ids) if ids is not None else len(self.view.stories)
+        self.notify(f"{count} stor{'y' if count == 1 else 'ies'}", timeout=2)
+
+    def on_newswatch_app_polled(self, message: Polled) -> None:
+        report = message.report
+        for line in report.watch_errors:
+            self.notify(line, severity="warning", timeout=8)
+        for source in report.ingest.sources:
+            if source.error:
+                self.notify(f"{source.location}: {source.error}", severity="error", timeout=6)
+        new = [a for a in report.ingest.alerts.new if a not in self._toasted_alerts]
+        if report.ingest.rematched is not None:
+            new += report.ingest.rematched.new
+        self._toast_alerts(new)
+        self.load_desk()
+
+    def on_newswatch_app_rematched(self, message: Rematched) -> None:
+        self.notify(f"Watchlists reloaded: {message.new_alerts} new alert(s)", timeout=4)
+        self.load_desk()
+
+    def on_newswatch_app_story_loaded(self, message: StoryLoaded) -> None:
+        self.query_one("#reader", Reader).show(message.detail)
+
+    def _toast_alerts(self, alert_ids: list[str]) -> None:
+        if not alert_ids:
+            return
+        docs = self.store.get_many(ALERTS, alert_ids)
+        stories = self.store.get_many(STORIES, {d["story"] for d in docs.values()})
+        for aid in alert_ids[:MAX_TOASTS]:
+            doc = docs.get(aid)
+            if doc is None:
+                continue
+            title = stories.get(doc["story"], {}).get("title", "")
+            self.notify(title[:90], title=f"{doc['severity']}: {doc['watchlist']}/{doc['rule']}",
+                        severity="error" if doc["severity"] in ("high", "critical")
+                        else "warning", timeout=6)
+        if len(alert_ids) > MAX_TOASTS:
+            self.notify(f"…and {len(alert_ids) - MAX_TOASTS} more new alerts", timeout=6)
+        self._toasted_alerts.update(alert_ids)
+
+    @on(RowList.Highlighted)
+    def _row_highlighted(self, event: RowList.Highlighted) -> None:
+        if event.rowlist.has_focus:
+            self._open(event.rowlist, event.key)
+
+    @on(RowList.Selected)
+    def _row_selected(self, event: RowList.Selected) -> None:
+        self._open(event.rowlist, event.key)
+        self.query_one("#reader", Reader).focus()
+
+    def _open(self, rowlist: RowList, key: str) -> None:
+        if rowlist.id == "alert-list":
+            group = self.groups.get(key)
+            if group is not None:
+                self.load_story(group.story_id)
+        elif rowlist.id == "cluster-list":
+            cluster = next((c for c in self.view.clusters if c.id == key), None)
+            if cluster and cluster.story_ids:
+                self.load_story(cluster.story_ids[-1])
+        else:
+            self.load_story(key)
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        self.search(event.value.strip())
+        self.query_one("#story-list", RowList).focus()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_pane(self, step: int) -> None:
+        if isinstance(self.screen, EditorScreen | HelpScreen):
+            return
+        order = ["alert-list", "cluster-list", "story-list", "reader"]
+        focused = self.focused.id if self.focused is not None else None
+        index = order.index(focused) if focused in order else 0
+        target = order[(index + step) % len(order)]
+        if target != "reader":
+            self.query_one(TabbedContent).active = PANES[order.index(target)]
+        self.query_one(f"#{target}").focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_search(self) -> None:
+        self.query_one(TabbedContent).active = "stories"
+        self.query_one("#search", Input).focus()
+
+    def action_poll_now(self) -> None:
+        self.notify("Polling every source…", timeout=2)
+        self.poll(force=True)
+
+    def action_open_link(self) -> None:
+        detail = self.query_one("#reader", Reader).detail
+        if detail is None or not detail.story.url:
+            self.notify("This story has no link", severity="warning")
+            return
+        webbrowser.open(detail.story.url)
+
+    def action_mark(self) -> None:
+        rowlist = self.query_one("#alert-list", RowList)
+        group = self.groups.get(rowlist.cursor_key or "")
+        if group is None:
+            self.notify("Select an alert to acknowledge", severity="warning")
+            return
+        value = not group.acknowledged
+        set_flags(self.store, group.alert_ids, read=True, ack=value)
+        group.acknowledged = value
+        row = rowlist.rows[rowlist.cursor]
+        rowlist.replace_row(Row(row.key, row.cells, row.style, dim=value))
+
+    def watchlist_path(self) -> Path | None:
+        group = self.groups.get(self.query_one("#alert-list", RowList).cursor_key or "")
+        watchlists = self.poller.watcher.watchset.watchlists
+        for wl in watchlists:
+            if group is not None and wl.name == group.watchlist and wl.path:
+                return Path(wl.path)
+        return Path(watchlists[0].path) if watchlists and watchlists[0].path else None
+
+    def action_edit_watchlist(self) -> None:
+        path = self.watchlist_path()
+        if path is None:
+            self.notify("No watchlist file to edit", severity="warning")
+            return
+
+        def saved(ok: bool | None) -> None:
+            if ok:
+                self.notify(f"Saved {path.name}; re-matching stored stories…", timeout=3)
+                self.rematch()
+
+        self.push_screen(EditorScreen(path), saved)
+
+    def action_edit_external(self) -> None:
+        path = self.watchlist_path()
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if path is None or not editor:
+            self.notify("Set $EDITOR to edit outside the app", severity="warning")
+            return
+        with self.suspend():
+            subprocess.run([*shlex.split(editor), str(path)], check=False)
+        self.rematch()
+
+    # ------------------------------------------------------------------ timers
+
+    def _tick(self) -> None:
+        if self.poller.due() and not self._running("poll"):
+            self.poll()
+        self._update_status()
+
+    def _check_watchlists(self) -> None:
+        if self.poller._watch_stamps() != self.poller._stamps and not self._running("rematch"):
+            self.rematch()
+
+    def _running(self, group: str) -> bool:
+        return any(w.group == group and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+                   for w in self.workers)
+
+    def _update_status(self) -> None:
+        last = self.poller.last_poll
+        when = datetime.fromtimestamp(last).strftime("%H:%M:%S") if last else "never"
+        failing = self.poller.failing
+        total = len(self.poller.status)
+        parts = [f"last poll {when}", f"{total - len(failing)}/{total} sources ok"]
+        if failing:
+            parts.append("failing: " + ", ".join(f"{s.spec.name} ({s.last_error})"
+                                                 for s in failing[:3]))
+        parts.append(f"{len(self.view.stories)} stories · {len(self.view.alerts)} alert groups")
+        self.query_one("#status", Static).update("  ·  ".join(parts))
+
+
+def _short(stamp: str) -> str:
+    return stamp[5:16].replace("T", " ") if stamp else ""
+
+
+def make_app(poller: Poller, *, autopoll: bool = True) -> NewswatchApp:
+    """The one factory for the CLI and the tests."""
+    return NewswatchApp(poller, autopoll=autopoll)
