@@ -3,3 +3,7 @@
 
 class UserError(Exception):
     """A mistake the user can fix (bad argument, unreadable file…); exit code 1."""
+
+
+class StoreError(Exception):
+    """A store problem a user can act on; the message names the file."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -33,15 +32,13 @@ from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
+from newswatch.errors import StoreError
+from newswatch.files import Blobs, Segments, atomic_write
+
 SCHEMA_VERSION = 1
-SEGMENT_MAX_BYTES = 4 * 1024 * 1024
 LOCK_TIMEOUT_S = 60.0
 
 Doc = dict[str, Any]
-
-
-class StoreError(Exception):
-    """A store problem a user can act on; the message names the file."""
 
 
 # --------------------------------------------------------------------------- TinyDB parts
@@ -78,31 +75,6 @@ class AtomicJSONStorage(Storage):
         pass
 
 
-def atomic_write(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so a crash leaves either the old or the new file."""
-    directory = path.parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot write store: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise StoreError(f"{path}: cannot write store: {exc.strerror or exc}; "
-                         "the previous version is intact") from exc
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class _HeldCache(CachingMiddleware):
     """CachingMiddleware that only writes when the store commits a transaction."""
 
@@ -123,100 +95,6 @@ class _KeyedTinyDB(TinyDB):
     table_class = _KeyedTable
 
 
-# --------------------------------------------------------------------------- text segments
-
-
-class _Segments:
-    """Append-only text segments.
-
-    Each segment is a TinyDB file with one table, ``text`` (story id -> text), written so
-    that entries are only ever appended: the file is the previous bytes minus the closing
-    ``}}``, then the new entries. An entry's byte offset therefore never moves, and the
-    metadata keeps (segment, offset, length) per story so one text is one seek and read.
-    A story whose text changes gets a new entry; the old one becomes dead weight."""
-
-    _EMPTY = b'{"text":{}}'
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-
-    def _names(self) -> list[str]:
-        if not self.dir.is_dir():
-            return []
-        return sorted(p.name for p in self.dir.glob("seg-*.json"))
-
-    def read(self, refs: Mapping[str, tuple[str, int, int]]) -> dict[str, str]:
-        """Texts by story id, given each one's (segment, offset, length)."""
-        by_segment: dict[str, list[tuple[str, int, int]]] = {}
-        for sid, (seg, off, length) in refs.items():
-            by_segment.setdefault(seg, []).append((sid, off, length))
-        out: dict[str, str] = {}
-        for seg, wanted in by_segment.items():
-            try:
-                with open(self.dir / seg, "rb") as fh:
-                    for sid, off, length in sorted(wanted, key=lambda w: w[1]):
-                        fh.seek(off)
-                        value = orjson.loads(fh.read(length))
-                        if isinstance(value, str):
-                            out[sid] = value
-            except (OSError, orjson.JSONDecodeError):
-                continue  # a missing or damaged segment loses texts, never the store
-        return out
-
-    def append(self, texts: Mapping[str, str]) -> dict[str, tuple[str, int, int]]:
-        """Append texts to the open segment (rolling over at the size cap).
-
-        Returns story id -> (segment, offset, length). Caller holds the exclusive lock."""
-        placed: dict[str, tuple[str, int, int]] = {}
-        if not texts:
-            return placed
-        self.dir.mkdir(parents=True, exist_ok=True)
-        names = self._names()
-        body = self._open_body(names[-1]) if names else None
-        if body is not None and len(body) < SEGMENT_MAX_BYTES:
-            name, buf = names[-1], bytearray(body)
-        else:
-            name = _segment_name(_segment_number(names[-1]) + 1 if names else 1)
-            buf = bytearray(self._EMPTY[:-2])
-        for sid, text in texts.items():
-            if len(buf) >= SEGMENT_MAX_BYTES and len(buf) > len(self._EMPTY):
-                self._write(name, buf)
-                name = _segment_name(_segment_number(name) + 1)
-                buf = bytearray(self._EMPTY[:-2])
-            if len(buf) > len(self._EMPTY) - 2:
-                buf += b","
-            buf += orjson.dumps(sid) + b":"
-            value = orjson.dumps(text)
-            placed[sid] = (name, len(buf), len(value))
-            buf += value
-        self._write(name, buf)
-        return placed
-
-    def _open_body(self, name: str) -> bytes | None:
-        """The segment's bytes without the closing ``}}``, or None if it cannot be extended."""
-        try:
-            raw = (self.dir / name).read_bytes()
-        except FileNotFoundError:
-            return None
-        if not raw.startswith(self._EMPTY[:-2]) or not raw.endswith(b"}}"):
-            return None  # damaged: leave it alone and start a new segment
-        return raw[:-2]
-
-    def _write(self, name: str, body: bytearray) -> None:
-        atomic_write(self.dir / name, bytes(body) + b"}}")
-
-    def disk_bytes(self) -> int:
-        return sum((self.dir / n).stat().st_size for n in self._names())
-
-
-def _segment_name(number: int) -> str:
-    return f"seg-{number:06d}.json"
-
-
-def _segment_number(name: str) -> int:
-    return int(name[4:10])
-
-
 # --------------------------------------------------------------------------- the store
 
 
@@ -230,7 +108,8 @@ class Store:
         except OSError as exc:
             raise StoreError(f"{self.path.parent}: cannot create store directory: "
                              f"{exc.strerror or exc}") from exc
-        self._segments = _Segments(self.path.with_name(self.path.name + ".texts"))
+        self._segments = Segments(self.path.with_name(self.path.name + ".texts"))
+        self._blobs = Blobs(self.path.with_name(self.path.name + ".blobs"))
         self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S)
         self._mutex = threading.RLock()
         self._db = _KeyedTinyDB(self.path, storage=_HeldCache(AtomicJSONStorage))
@@ -331,6 +210,11 @@ class Store:
         with self._mutex:
             return self._segments.read(refs)  # type: ignore[arg-type]
 
+    def get_blob(self, name: str) -> bytes | None:
+        """The committed generation of a blob (see :class:`Blobs`), or None."""
+        meta = self.get("meta", f"blob:{name}")
+        return self._blobs.read(name, meta["gen"]) if meta else None
+
     def disk_bytes(self) -> int:
         size = self.path.stat().st_size if self.path.exists() else 0
         return size + self._segments.disk_bytes()
@@ -355,9 +239,16 @@ class Store:
                 self._lock.release()
 
     def _commit(self, tx: Transaction) -> None:
-        if not tx.staged and not tx.staged_texts:
+        if not tx.staged and not tx.staged_texts and not tx.staged_blobs:
             return
         placed = self._segments.append(tx.staged_texts)
+        written: dict[str, int] = {}
+        for name, data in tx.staged_blobs.items():
+            meta = tx.get("meta", f"blob:{name}")
+            gen = (meta["gen"] if meta else 0) + 1
+            self._blobs.write(name, gen, data)
+            tx.put("meta", f"blob:{name}", {"gen": gen})
+            written[name] = gen
         stories = tx.staged.setdefault("stories", {})
         for sid, ref in placed.items():
             doc = stories.get(sid)
@@ -386,6 +277,8 @@ class Store:
             self._signature = None
             raise
         self._signature = self._stat_signature()
+        for name, gen in written.items():
+            self._blobs.prune(name, keep_from=gen - 1)
 
 
 class Transaction:
@@ -395,6 +288,7 @@ class Transaction:
         self._store = store
         self.staged: dict[str, dict[str, Doc | None]] = {}
         self.staged_texts: dict[str, str] = {}
+        self.staged_blobs: dict[str, bytes] = {}
 
     def get(self, table: str, key: str) -> Doc | None:
         changes = self.staged.get(table, {})
@@ -412,6 +306,10 @@ class Transaction:
 
     def put_text(self, story_key: str, text: str) -> None:
         self.staged_texts[story_key] = text
+
+    def put_blob(self, name: str, data: bytes) -> None:
+        """Replace a blob; written as a new generation when the transaction commits."""
+        self.staged_blobs[name] = data
 
 
 # Schema migrations: old version -> function that rewrites the store to SCHEMA_VERSION

@@ -67,7 +67,7 @@ def test_one_batch_is_one_write_of_the_metadata_file(tmp_path: Path) -> None:
 
 
 def test_texts_roll_over_into_new_segments(tmp_path: Path, monkeypatch) -> None:
-    import newswatch.store as store_mod
+    import newswatch.files as store_mod
 
     monkeypatch.setattr(store_mod, "SEGMENT_MAX_BYTES", 2000)
     store = Store(tmp_path / "db.json")
@@ -203,3 +203,24 @@ def test_a_damaged_segment_is_left_alone_and_a_new_one_started(tmp_path: Path) -
     _ingest(store, _items("b", 2))
     assert len(list((tmp_path / "db.json.texts").glob("seg-*.json"))) == 2
     assert set(store.texts([Item("b", "g1", "", "").id]).values()) == {"text 1"}
+
+
+def test_blobs_keep_the_committed_generation_readable(tmp_path: Path, monkeypatch) -> None:
+    store = Store(tmp_path / "db.json")
+    assert store.get_blob("index") is None
+    with store.transaction() as tx:
+        tx.put_blob("index", b"one")
+    with store.transaction() as tx:
+        tx.put_blob("index", b"two")
+    assert store.get_blob("index") == b"two"
+    assert Store(tmp_path / "db.json").get_blob("index") == b"two"
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("newswatch.store.Document", fail)  # metadata write fails after blob
+    with pytest.raises(OSError), store.transaction() as tx:
+        tx.put_blob("index", b"three")
+        tx.put("meta", "x", {"y": 1})
+    monkeypatch.undo()
+    assert Store(tmp_path / "db.json").get_blob("index") == b"two"

@@ -1,0 +1,172 @@
+"""Files beside the TinyDB store: atomic writes, append-only text segments, blobs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import orjson
+
+from newswatch.errors import StoreError
+
+SEGMENT_MAX_BYTES = 4 * 1024 * 1024
+
+
+def atomic_write(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` so a crash leaves either the old or the new file."""
+    directory = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot write store: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StoreError(f"{path}: cannot write store: {exc.strerror or exc}; "
+                         "the previous version is intact") from exc
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+
+
+class Segments:
+    """Append-only text segments.
+
+    Each segment is a TinyDB file with one table, ``text`` (story id -> text), written so
+    that entries are only ever appended: the file is the previous bytes minus the closing
+    ``}}``, then the new entries. An entry's byte offset therefore never moves, and the
+    metadata keeps (segment, offset, length) per story so one text is one seek and read.
+    A story whose text changes gets a new entry; the old one becomes dead weight."""
+
+    _EMPTY = b'{"text":{}}'
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+
+    def _names(self) -> list[str]:
+        if not self.dir.is_dir():
+            return []
+        return sorted(p.name for p in self.dir.glob("seg-*.json"))
+
+    def read(self, refs: Mapping[str, tuple[str, int, int]]) -> dict[str, str]:
+        """Texts by story id, given each one's (segment, offset, length)."""
+        by_segment: dict[str, list[tuple[str, int, int]]] = {}
+        for sid, (seg, off, length) in refs.items():
+            by_segment.setdefault(seg, []).append((sid, off, length))
+        out: dict[str, str] = {}
+        for seg, wanted in by_segment.items():
+            try:
+                with open(self.dir / seg, "rb") as fh:
+                    for sid, off, length in sorted(wanted, key=lambda w: w[1]):
+                        fh.seek(off)
+                        value = orjson.loads(fh.read(length))
+                        if isinstance(value, str):
+                            out[sid] = value
+            except (OSError, orjson.JSONDecodeError):
+                continue  # a missing or damaged segment loses texts, never the store
+        return out
+
+    def append(self, texts: Mapping[str, str]) -> dict[str, tuple[str, int, int]]:
+        """Append texts to the open segment (rolling over at the size cap).
+
+        Returns story id -> (segment, offset, length). Caller holds the exclusive lock."""
+        placed: dict[str, tuple[str, int, int]] = {}
+        if not texts:
+            return placed
+        self.dir.mkdir(parents=True, exist_ok=True)
+        names = self._names()
+        body = self._open_body(names[-1]) if names else None
+        if body is not None and len(body) < SEGMENT_MAX_BYTES:
+            name, buf = names[-1], bytearray(body)
+        else:
+            name = _segment_name(_segment_number(names[-1]) + 1 if names else 1)
+            buf = bytearray(self._EMPTY[:-2])
+        for sid, text in texts.items():
+            if len(buf) >= SEGMENT_MAX_BYTES and len(buf) > len(self._EMPTY):
+                self._write(name, buf)
+                name = _segment_name(_segment_number(name) + 1)
+                buf = bytearray(self._EMPTY[:-2])
+            if len(buf) > len(self._EMPTY) - 2:
+                buf += b","
+            buf += orjson.dumps(sid) + b":"
+            value = orjson.dumps(text)
+            placed[sid] = (name, len(buf), len(value))
+            buf += value
+        self._write(name, buf)
+        return placed
+
+    def _open_body(self, name: str) -> bytes | None:
+        """The segment's bytes without the closing ``}}``, or None if it cannot be extended."""
+        try:
+            raw = (self.dir / name).read_bytes()
+        except FileNotFoundError:
+            return None
+        if not raw.startswith(self._EMPTY[:-2]) or not raw.endswith(b"}}"):
+            return None  # damaged: leave it alone and start a new segment
+        return raw[:-2]
+
+    def _write(self, name: str, body: bytearray) -> None:
+        atomic_write(self.dir / name, bytes(body) + b"}}")
+
+    def disk_bytes(self) -> int:
+        return sum((self.dir / n).stat().st_size for n in self._names())
+
+
+def _segment_name(number: int) -> str:
+    return f"seg-{number:06d}.json"
+
+
+def _segment_number(name: str) -> int:
+    return int(name[4:10])
+
+
+
+
+class Blobs:
+    """Opaque binary state kept beside the store (the clusterer's index, say).
+
+    Each write goes to a new generation, ``NAME.GEN.bin``, before the metadata commit that
+    names that generation; the previous one is kept until the next commit. A crash between
+    the two writes therefore leaves the generation the metadata names still readable."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+
+    def _path(self, name: str, gen: int) -> Path:
+        return self.dir / f"{name}.{gen}.bin"
+
+    def write(self, name: str, gen: int, data: bytes) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self._path(name, gen), data)
+
+    def read(self, name: str, gen: int) -> bytes | None:
+        try:
+            return self._path(name, gen).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"{self._path(name, gen)}: cannot read: "
+                             f"{exc.strerror or exc}") from exc
+
+    def prune(self, name: str, keep_from: int) -> None:
+        """Delete generations older than ``keep_from``."""
+        if not self.dir.is_dir():
+            return
+        for path in self.dir.glob(f"{name}.*.bin"):
+            gen = path.name[len(name) + 1:-4]
+            if gen.isdigit() and int(gen) < keep_from:
+                with contextlib.suppress(OSError):
+                    path.unlink()
