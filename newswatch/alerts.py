@@ -99,6 +99,27 @@ def reconcile(tx: Transaction, story_id: str, story_doc: dict[str, Any],
     story_doc["alerts"] = sorted(set(previous) | set(current))
 
 
+def alert_json(alert: Alert, story: Mapping[str, Any] | None,
+               cluster: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The spec's alert shape (one JSON line of `alerts --json` and `run --headless`)."""
+    story = story or {}
+    cluster_id = story.get("cluster")
+    return {
+        "id": alert.id,
+        "watchlist": alert.watchlist,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "created": alert.created,
+        "story": {"id": alert.story_id, "guid": story.get("guid"), "title": story.get("title"),
+                  "url": story.get("url"), "source": story.get("source"),
+                  "published": story.get("published")},
+        "cluster": ({"id": cluster_id, "size": (cluster or {}).get("size", 1)}
+                    if cluster_id else None),
+        "matches": [{"field": m.field, "start": m.start, "end": m.end, "text": m.text}
+                    for m in alert.matches],
+    }
+
+
 def retire_alerts(tx: Transaction, alert_ids: Iterable[str], now: str) -> int:
     count = 0
     for aid in alert_ids:

@@ -36,6 +36,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("tui", parents=[common], help="the terminal desk (the default command)")
 
+    run = sub.add_parser("run", parents=[common], help="poll the configured sources; "
+                         "with --headless print alerts as JSON lines")
+    run.add_argument("--headless", action="store_true", help="no screen: alerts to stdout")
+    run.add_argument("--once", action="store_true", help="one pass over every source, then exit")
+    run.add_argument("--interval", type=_duration, dest="interval_s", metavar="D",
+                     help="default poll interval, e.g. 90s, 10m, 1h (overrides the config)")
+    run.add_argument("--every-story", action="store_true",
+                     help="emit each story's alert, not one per cluster and rule")
+    run.add_argument("--format", choices=["json", "text"], default="json",
+                     help="stdout format (default json)")
+    run.add_argument("--exec", dest="exec_cmd", metavar="CMD",
+                     help="run CMD per alert: JSON on stdin, NEWSWATCH_* variables")
+    run.add_argument("--webhook", metavar="URL", help="POST each alert's JSON to URL")
+    run.add_argument("--webhook-secret", metavar="S", help="HMAC-SHA256 key for the "
+                     "X-Newswatch-Signature header (env NEWSWATCH_WEBHOOK_SECRET)")
+
     ingest = sub.add_parser("ingest", parents=[common],
                             help="ingest files, directories or feed URLs once")
     ingest.add_argument("sources", nargs="*", metavar="SOURCE",
@@ -67,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("rematch", parents=[common],
                    help="re-apply the watchlists to every stored story now")
     return parser
+
+
+def _duration(value: str) -> float:
+    from newswatch.config import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {value!r} (try 90s, 10m, 1h)"
+                                         ) from None
 
 
 def _non_negative(value: str) -> int:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import orjson
 
-from newswatch.alerts import Alert, list_alerts, parse_since
+from newswatch.alerts import alert_json, list_alerts, parse_since
 from newswatch.errors import UserError
 from newswatch.models import Story
 from newswatch.pipeline import IngestReport, ingest
@@ -146,23 +144,6 @@ def cmd_rematch(args: argparse.Namespace, db: Path) -> int:
     return 0
 
 
-def alert_json(alert: Alert, story: Mapping[str, Any] | None) -> dict[str, Any]:
-    story = story or {}
-    return {
-        "id": alert.id,
-        "watchlist": alert.watchlist,
-        "rule": alert.rule,
-        "severity": alert.severity,
-        "created": alert.created,
-        "story": {"id": alert.story_id, "guid": story.get("guid"), "title": story.get("title"),
-                  "url": story.get("url"), "source": story.get("source"),
-                  "published": story.get("published")},
-        "cluster": None,
-        "matches": [{"field": m.field, "start": m.start, "end": m.end, "text": m.text}
-                    for m in alert.matches],
-    }
-
-
 def cmd_alerts(args: argparse.Namespace, db: Path) -> int:
     if not db.exists():
         raise UserError(f"{db}: no store yet; run `newswatch ingest SOURCE` first")
@@ -177,11 +158,14 @@ def cmd_alerts(args: argparse.Namespace, db: Path) -> int:
     alerts = list_alerts(store, since=since, watchlist=args.watchlist, rule=args.rule,
                          limit=args.limit or None)
     stories = store.get_many(STORIES, {a.story_id for a in alerts})
+    clusters = store.get_many("clusters", {s["cluster"] for s in stories.values()
+                                           if s.get("cluster")})
     out = sys.stdout.buffer
     for alert in alerts:
         story = stories.get(alert.story_id)
         if args.json:
-            out.write(orjson.dumps(alert_json(alert, story)) + b"\n")
+            cluster = clusters.get((story or {}).get("cluster") or "")
+            out.write(orjson.dumps(alert_json(alert, story, cluster)) + b"\n")
         else:
             title = (story or {}).get("title", "")
             out.write(f"{alert.created[:16].replace('T', ' ')}  {alert.severity:8}  "
@@ -199,3 +183,31 @@ def cmd_tui(args: argparse.Namespace, db: Path) -> int:
     poller = Poller(settings, Store(settings.db))
     make_app(poller).run()
     return 0
+
+
+def cmd_run(args: argparse.Namespace, db: Path) -> int:
+    from newswatch.cli import settings_from
+
+    if not args.headless:
+        return cmd_tui(args, db)
+    import logging
+    import os
+
+    from newswatch.headless import Runner
+    from newswatch.poller import Poller
+    from newswatch.sinks import ExecSink, Sink, StdoutSink, WebhookSink
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    settings = settings_from(args)
+    sinks: list[Sink] = [StdoutSink(sys.stdout.buffer, args.format)]
+    if args.exec_cmd:
+        sinks.append(ExecSink(args.exec_cmd))
+    if args.webhook:
+        if not args.webhook.startswith(("http://", "https://")):
+            raise UserError(f"--webhook {args.webhook!r}: not an http(s) URL")
+        secret = args.webhook_secret or os.environ.get("NEWSWATCH_WEBHOOK_SECRET")
+        sinks.append(WebhookSink(args.webhook, secret))
+    runner = Runner(Poller(settings, Store(settings.db)), sinks, every_story=args.every_story)
+    runner.install_signal_handlers()
+    return runner.run(once=args.once)

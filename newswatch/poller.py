@@ -15,7 +15,7 @@ from newswatch.pipeline import IngestReport, ingest
 from newswatch.sources import SourceSpec
 from newswatch.store import Store
 from newswatch.watch.loader import watchlist_files
-from newswatch.watching import Watcher, load_watchset
+from newswatch.watching import Watcher, ensure_current, load_watchset
 
 BACKOFF_MAX_S = 3600.0
 
@@ -92,7 +92,12 @@ class Poller:
         """Ingest every due source (every source when ``force``) as one batch."""
         reloaded = self.reload_watchlists_if_changed()
         specs = [s.spec for s in self.status.values()] if force else self.due()
-        report = ingest(self.store, specs, self.watcher) if specs else IngestReport()
+        if specs:
+            report = ingest(self.store, specs, self.watcher)
+        else:
+            report = IngestReport()
+            if reloaded:
+                report.rematched = ensure_current(self.store, self.watcher)
         now = time.monotonic()
         for source in report.sources:
             self._reschedule(source.name, source.error, now)

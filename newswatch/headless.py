@@ -1,0 +1,140 @@
+"""`newswatch run --headless`: poll on schedule and emit every alert exactly once.
+
+An alert is marked emitted only after every sink took it, in the same store that holds
+it, so a crash or restart re-emits nothing already delivered and loses nothing (a sink
+that failed gets the alert again on the next pass). By default one alert per (cluster,
+watchlist, rule) is emitted: later stories of a cluster that already alerted update the
+stored record of that emission instead of printing again."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+
+from newswatch.alerts import ALERTS, alert_from_doc, alert_json
+from newswatch.models import utc_now
+from newswatch.poller import Poller, PollReport
+from newswatch.sinks import Sink, encode
+from newswatch.store import Store
+from newswatch.stories import STORIES
+
+log = logging.getLogger("newswatch")
+EMITTED = "emitted"  # table: cluster/watchlist/rule key -> the emission it stands for
+
+
+@dataclass(slots=True)
+class EmitReport:
+    printed: list[str] = field(default_factory=list)  # alert ids delivered to the sinks
+    folded: list[str] = field(default_factory=list)  # alerts folded into an earlier emission
+    failed: list[str] = field(default_factory=list)  # left for the next pass
+
+
+def emission_key(story_id: str, cluster: str | None, watchlist: str, rule: str,
+                 every_story: bool) -> str:
+    group = story_id if every_story or not cluster else cluster
+    return f"{group}\0{watchlist}\0{rule}"
+
+
+def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = False,
+                 stop: threading.Event | None = None) -> EmitReport:
+    """Deliver every alert not yet emitted, oldest first."""
+    report = EmitReport()
+    pending = sorted(((k, d) for k, d in store.items(ALERTS)
+                      if not d.get("emitted") and not d.get("retired")),
+                     key=lambda kv: (kv[1]["created"], kv[0]))
+    if not pending:
+        return report
+    stories = store.get_many(STORIES, {d["story"] for _, d in pending})
+    clusters = store.get_many("clusters", {s["cluster"] for s in stories.values()
+                                           if s.get("cluster")})
+    for aid, doc in pending:
+        if stop is not None and stop.is_set():
+            break
+        story = stories.get(doc["story"], {})
+        key = emission_key(doc["story"], story.get("cluster"), doc["watchlist"], doc["rule"],
+                           every_story)
+        with store.transaction() as tx:
+            earlier = tx.get(EMITTED, key)
+            if earlier is not None and not every_story:
+                earlier.update(updated=utc_now(), count=earlier.get("count", 1) + 1,
+                               latest=aid)
+                tx.put(EMITTED, key, earlier)
+                _mark(tx, aid)
+                report.folded.append(aid)
+                continue
+        alert = alert_json(alert_from_doc(aid, doc), story,
+                           clusters.get(story.get("cluster") or ""))
+        payload = encode(alert)
+        if all(sink.send(alert, payload) for sink in sinks):
+            with store.transaction() as tx:
+                _mark(tx, aid)
+                tx.put(EMITTED, key, {"alert": aid, "latest": aid, "count": 1,
+                                      "created": utc_now(), "updated": utc_now()})
+            report.printed.append(aid)
+        else:
+            report.failed.append(aid)
+    return report
+
+
+def _mark(tx, alert_id: str) -> None:  # noqa: ANN001 - store.Transaction
+    doc = tx.get(ALERTS, alert_id)
+    if doc is not None:
+        doc["emitted"] = True
+        tx.put(ALERTS, alert_id, doc)
+
+
+class Runner:
+    """The poll → emit loop, stopped cleanly by SIGINT/SIGTERM between batches."""
+
+    def __init__(self, poller: Poller, sinks: Sequence[Sink], *, every_story: bool = False
+                 ) -> None:
+        self.poller = poller
+        self.sinks = list(sinks)
+        self.every_story = every_story
+        self.stop = threading.Event()
+
+    def install_signal_handlers(self) -> None:
+        def handle(signum: int, frame: FrameType | None) -> None:
+            log.info("%s: finishing the batch in flight, then exiting",
+                     signal.Signals(signum).name)
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def run(self, *, once: bool = False) -> int:
+        first = True
+        while not self.stop.is_set():
+            report = self.poller.poll(force=first or once)
+            first = False
+            self._log(report)
+            emitted = emit_pending(self.poller.store, self.sinks, every_story=self.every_story,
+                                   stop=self.stop)
+            if emitted.failed:
+                log.warning("%d alert(s) not delivered; retrying next pass",
+                            len(emitted.failed))
+            if once:
+                break
+            self.stop.wait(max(0.5, min(self.poller.seconds_until_due(), 5.0)))
+        return 0
+
+    def _log(self, report: PollReport) -> None:
+        if report.watchlists_reloaded:
+            log.info("watchlists reloaded")
+        for line in report.watch_errors:
+            log.warning("%s", line)
+        for source in report.ingest.sources:
+            for line in source.skipped:
+                log.info("skipped %s", line)
+            if source.error:
+                status = self.poller.status.get(source.name)
+                retry = f"; retry #{status.failures}" if status else ""
+                log.warning("%s: %s%s", source.location, source.error, retry)
+            else:
+                c = source.counts
+                log.info("%s: %d new, %d updated, %d unchanged", source.name, c.new,
+                         c.updated, c.unchanged)
