@@ -1,8 +1,10 @@
-"""Presearch: which rules could possibly match a document, from its distinct words.
+"""Presearch: which rules could possibly match a document, from the terms it contains.
 
 Every rule gets a set of *required term alternatives*: keys of which at least one
-must occur in a document for the rule to be true.  ``("s", stem)`` keys are looked
-up in a dict; ``("p", prefix)`` keys are checked against each distinct word.
+must occur in a document for the rule to be true.  Keys are ``("s", stem)`` (a token
+or hyphen compound with that stem), ``("n", norm)`` (a token or compound with that
+normalized form) and ``("p", prefix)`` (a token or compound starting with it).  The
+matcher computes, once per distinct chunk of text, which keys the chunk provides.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from newswatch.watch.query import And, EntityRef, Near, Node, Not, Or, Phrase, Prefix, Word
-from newswatch.watch.text import Chunk, stem
 
 Key = tuple[str, str]
 
@@ -30,11 +31,11 @@ def required_keys(node: Node) -> frozenset[Key] | None:
     if isinstance(node, Word):
         return frozenset({("s", node.stems[0]), ("s", node.joined_stem)})
     if isinstance(node, Phrase):
-        return frozenset({("s", stem(node.words[0]))})
+        return frozenset({("n", node.words[0])})
     if isinstance(node, Prefix):
         return frozenset({("p", node.prefix)})
     if isinstance(node, EntityRef):
-        return frozenset(("s", stem(a[0])) for a in node.aliases)
+        return frozenset(("n", a[0]) for a in node.aliases)
     if isinstance(node, Not):
         return None
     if isinstance(node, Or):
@@ -57,44 +58,15 @@ def required_keys(node: Node) -> frozenset[Key] | None:
 
 
 class PresearchIndex:
-    """Maps document words to candidate target ids (rules and entities)."""
+    """Maps term keys to candidate target ids (rules and entities)."""
 
     def __init__(self) -> None:
-        self.by_stem: dict[str, list[int]] = {}
-        self.by_prefix: dict[str, list[int]] = {}
-        self.prefix_lengths: list[int] = []
+        self.by_key: dict[Key, list[int]] = {}
         self.always: list[int] = []  # targets without a usable key (never for valid rules)
 
     def add(self, target: int, keys: frozenset[Key] | None) -> None:
         if keys is None or not keys:
             self.always.append(target)
             return
-        for kind, value in keys:
-            table = self.by_stem if kind == "s" else self.by_prefix
-            table.setdefault(value, []).append(target)
-        self.prefix_lengths = sorted({len(p) for p in self.by_prefix})
-
-    def lookup(self, info: Chunk) -> tuple[int, ...]:
-        """Candidate targets triggered by one chunk's tokens (cached by the caller)."""
-        found: set[int] = set()
-        by_stem, by_prefix, lengths = self.by_stem, self.by_prefix, self.prefix_lengths
-        for s in info.stems:
-            hit = by_stem.get(s)
-            if hit:
-                found.update(hit)
-        for _a, _b, jn, js in info.compounds:
-            hit = by_stem.get(js)
-            if hit:
-                found.update(hit)
-            for n in lengths:
-                if n <= len(jn) and (hit := by_prefix.get(jn[:n])):
-                    found.update(hit)
-        if lengths:
-            for norm in info.norms:
-                for n in lengths:
-                    if n > len(norm):
-                        break
-                    hit = by_prefix.get(norm[:n])
-                    if hit:
-                        found.update(hit)
-        return tuple(sorted(found))
+        for key in keys:
+            self.by_key.setdefault(key, []).append(target)

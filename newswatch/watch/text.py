@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 import Stemmer
@@ -88,11 +89,15 @@ def words(text: str) -> list[str]:
 
 
 # --- documents -------------------------------------------------------------------------
-# Fast path: tokenize the UTF-8 bytes with an ASCII regex (several times faster than a
-# Unicode regex over str); any chunk holding non-ASCII bytes is re-tokenized with WORD_RE
-# once and cached, so the token sequence equals WORD_RE over the original text.
-_BW = rb"[A-Za-z0-9\x80-\xff]++(?:'[A-Za-z0-9\x80-\xff]++)*+"
-CHUNK_RE = re.compile(rb"%s(?:-%s)*+" % (_BW, _BW))
+# Fast path: the UTF-8 bytes are translated (one C call) so that every byte which can never
+# be part of a word becomes a space, then split on spaces.  Each resulting *chunk* is a
+# run of ASCII letters/digits, apostrophes, hyphens and non-ASCII bytes; no WORD_RE token
+# (nor a hyphen compound) ever spans two chunks, so re-tokenizing each distinct chunk with
+# WORD_RE once (cached by ``chunk_info``) yields exactly WORD_RE over the original text.
+_KEEP = frozenset(
+    b"'-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" + bytes(range(128, 256))
+)
+CHUNK_TABLE = bytes(c if c in _KEEP else 0x20 for c in range(256))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +116,14 @@ _chunks: dict[bytes, Chunk] = {}
 def chunk_info(chunk: bytes) -> Chunk:
     info = _chunks.get(chunk)
     if info is not None:
+        return info
+    if chunk.isalnum():  # ASCII letters/digits only: one token, the whole chunk
+        s = chunk.decode()
+        norm, st = analyze(s)
+        info = Chunk((norm,), (st,), ((0, len(s)),), ())
+        if len(_chunks) > _CACHE_MAX:
+            _chunks.clear()
+        _chunks[chunk] = info
         return info
     s = chunk.decode("utf-8", "surrogatepass")
     ms = list(WORD_RE.finditer(s))
@@ -140,105 +153,127 @@ def chunk_info(chunk: bytes) -> Chunk:
 
 
 class Field:
-    """One field (title or text) of a document, tokenized once and indexed lazily."""
+    """One field (title or text) of a document, split into chunks once.
+
+    Token indices count WORD_RE tokens over the whole field.  ``tokstart`` maps chunk
+    index -> index of its first token (``None`` while every chunk holds exactly one
+    token, i.e. chunk index == token index); the matcher sets it, and ``relevant``, the
+    distinct chunks whose positions it may ask for.  Positions of a chunk and character
+    offsets are computed lazily, only for what is asked.
+    """
 
     __slots__ = (
-        "name", "text", "_bytes", "chunks", "_norms", "_stems", "_stem_pos",
-        "_compounds", "_offsets",
+        "name", "text", "_bytes", "_flat", "_padded", "chunks", "tokstart", "relevant",
+        "_cpos", "_scans", "_bpos", "_ckb", "_ckc",
     )
 
     def __init__(self, name: str, text: str) -> None:
         self.name = name
         self.text = text
         self._bytes = text.encode("utf-8", "surrogatepass")
-        self.chunks: list[bytes] = CHUNK_RE.findall(self._bytes)
-        self._norms: list[str] | None = None
-        self._stems: list[str] = []
-        self._stem_pos: dict[str, list[int]] = {}
-        self._compounds: list[tuple[int, int, str, str]] = []
-        self._offsets: list[tuple[int, int]] | None = None
+        self._flat = self._bytes.translate(CHUNK_TABLE)
+        self._padded: bytes | None = None
+        self.chunks: list[bytes] = self._flat.split()
+        self.tokstart: list[int] | None = None
+        self.relevant: set[bytes] | frozenset[bytes] = frozenset()
+        self._cpos: dict[bytes, list[int]] = {}  # chunk -> its indices in ``chunks``
+        self._scans = 0
+        self._bpos: dict[bytes, list[int]] = {}  # chunk -> its byte offsets
+        self._ckb: list[int] = [0]  # byte -> char offset checkpoints (non-ASCII texts)
+        self._ckc: list[int] = [0]
 
-    def _build(self) -> None:
-        norms: list[str] = []
-        stems: list[str] = []
-        compounds = self._compounds
-        get = _chunks.get
-        add_n, add_s = norms.append, stems.append
-        for c in self.chunks:
-            info = get(c) or chunk_info(c)
-            if len(info.norms) == 1:
-                add_n(info.norms[0])
-                add_s(info.stems[0])
-                continue
-            if info.compounds:
-                base = len(norms)
-                compounds.extend((base + a, base + b, n, s) for a, b, n, s in info.compounds)
-            norms.extend(info.norms)
-            stems.extend(info.stems)
-        sp: dict[str, list[int]] = {}
-        for i, s in enumerate(stems):
-            lst = sp.get(s)
-            if lst is None:
-                sp[s] = [i]
-            else:
-                lst.append(i)
-        self._norms, self._stems, self._stem_pos = norms, stems, sp
+    def chunk_positions(self, c: bytes) -> list[int]:
+        """Indices of chunk ``c`` in ``chunks``, ascending."""
+        p = self._cpos.get(c)
+        if p is not None:
+            return p
+        chunks = self.chunks
+        if self._scans < 6 or c not in self.relevant:  # a few C-speed scans of the list
+            self._scans += 1
+            p = []
+            try:
+                i = chunks.index(c)
+                while True:
+                    p.append(i)
+                    i = chunks.index(c, i + 1)
+            except ValueError:
+                pass
+            self._cpos[c] = p
+            return p
+        cpos: dict[bytes, list[int]] = {}  # many asked for: one pass for all relevant
+        rel = self.relevant
+        for i, x in enumerate(chunks):
+            if x in rel:
+                lst = cpos.get(x)
+                if lst is None:
+                    cpos[x] = [i]
+                else:
+                    lst.append(i)
+        self._cpos = cpos
+        self.relevant = frozenset()
+        return cpos.get(c, [])
 
-    @property
-    def norms(self) -> list[str]:
-        if self._norms is None:
-            self._build()
-        return self._norms  # type: ignore[return-value]
+    def _byte_start(self, ci: int) -> int:
+        """Byte offset of chunk ``ci``: the k-th space-delimited occurrence of its bytes."""
+        c = self.chunks[ci]
+        starts = self._bpos.get(c)
+        if starts is None:
+            if self._padded is None:
+                self._padded = b" " + self._flat + b" "
+            padded, pat, step = self._padded, b" " + c + b" ", len(c) + 1
+            starts = []
+            p = padded.find(pat)
+            while p >= 0:  # padded[p] is the space before the chunk: chunk at p in text
+                starts.append(p)
+                p = padded.find(pat, p + step)
+            self._bpos[c] = starts
+        if len(starts) == 1:
+            return starts[0]
+        return starts[bisect_left(self.chunk_positions(c), ci)]
 
-    @property
-    def stems(self) -> list[str]:
-        if self._norms is None:
-            self._build()
-        return self._stems
+    def _char(self, bo: int) -> int:
+        """Character offset of byte offset ``bo`` (which is at a character boundary)."""
+        if len(self._bytes) == len(self.text):
+            return bo
+        ckb = self._ckb
+        i = bisect_right(ckb, bo) - 1
+        cb = ckb[i]
+        if cb == bo:
+            return self._ckc[i]
+        cc = self._ckc[i] + len(self._bytes[cb:bo].decode("utf-8", "surrogatepass"))
+        ckb.insert(i + 1, bo)
+        self._ckc.insert(i + 1, cc)
+        return cc
 
-    def stem_positions(self, s: str) -> list[int]:
-        if self._norms is None:
-            self._build()
-        return self._stem_pos.get(s, [])
+    def _locate(self, tok: int) -> tuple[int, int]:
+        ts = self.tokstart
+        if ts is None:
+            return tok, 0
+        ci = bisect_right(ts, tok) - 1
+        return ci, tok - ts[ci]
 
-    def norm_positions(self, n: str) -> list[int]:
-        if self._norms is None:
-            self._build()
-        norms = self._norms
-        return [i for i in self._stem_pos.get(stem(n), ()) if norms[i] == n]
-
-    @property
-    def compounds(self) -> list[tuple[int, int, str, str]]:
-        if self._norms is None:
-            self._build()
-        return self._compounds
-
-    def distinct_norms(self) -> list[str]:
-        if self._norms is None:
-            self._build()
-        return list(set(self._norms))  # type: ignore[arg-type]
+    def spans(self, ranges: set[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, int]]:
+        """Original character offsets of many token ranges at once."""
+        locate, bstart, chunks = self._locate, self._byte_start, self.chunks
+        where = []  # (byte offset of the token's chunk, token, char offsets in the chunk)
+        for t in {t for r in ranges for t in r}:
+            ci, k = locate(t)
+            where.append((bstart(ci), t, chunk_info(chunks[ci]).offs[k]))
+        where.sort()
+        ascii_ = len(self._bytes) == len(self.text)
+        char = self._char
+        starts: dict[int, int] = {}
+        ends: dict[int, int] = {}
+        for bo, t, (s0, e0) in where:
+            co = bo if ascii_ else char(bo)
+            starts[t], ends[t] = co + s0, co + e0
+        return {(a, b): (starts[a], ends[b]) for a, b in ranges}
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Original character offsets covering tokens first..last."""
-        if self._offsets is None:
-            self._offsets = self._char_offsets()
-        return self._offsets[first][0], self._offsets[last][1]
-
-    def _char_offsets(self) -> list[tuple[int, int]]:
-        if self._norms is None:
-            self._build()
-        starts = [m.start() for m in CHUNK_RE.finditer(self._bytes)]
-        if not self.text.isascii():
-            b = self._bytes
-            conv: dict[int, int] = {}
-            prev_b = prev_c = 0
-            for bs in starts:  # byte offset -> char offset, incrementally
-                prev_c += len(b[prev_b:bs].decode("utf-8", "surrogatepass"))
-                prev_b = bs
-                conv[bs] = prev_c
-            starts = [conv[bs] for bs in starts]
-        out = []
-        for ci, c in enumerate(self.chunks):
-            for a, z in (_chunks.get(c) or chunk_info(c)).offs:
-                out.append((starts[ci] + a, starts[ci] + z))
-        return out
+        ca, ka = self._locate(first)
+        cb, kb = self._locate(last)
+        chunks = self.chunks
+        start = self._char(self._byte_start(ca)) + chunk_info(chunks[ca]).offs[ka][0]
+        end = self._char(self._byte_start(cb)) + chunk_info(chunks[cb]).offs[kb][1]
+        return start, end
