@@ -14,12 +14,13 @@ from datetime import datetime
 from pathlib import Path
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from newswatch.alerts import ALERTS, alert_from_doc, set_flags
 from newswatch.locations import bundled
@@ -63,9 +64,10 @@ class NewswatchApp(App[None]):
             self.seconds = seconds
 
     class Polled(Message):
-        def __init__(self, report: PollReport) -> None:
+        def __init__(self, report: PollReport, toasts: list[tuple[str, str, str]]) -> None:
             super().__init__()
             self.report = report
+            self.toasts = toasts  # (severity, "watchlist/rule", headline) of new alerts
 
     class StoryLoaded(Message):
         def __init__(self, detail: StoryDetail) -> None:
@@ -86,7 +88,6 @@ class NewswatchApp(App[None]):
         self.groups: dict[str, AlertGroup] = {}
         self.load_seconds: float | None = None
         self.search_ids: set[str] | None = None
-        self._toasted_alerts: set[str] = set()
 
     # ------------------------------------------------------------------ layout
 
@@ -124,11 +125,28 @@ class NewswatchApp(App[None]):
     def load_desk(self) -> None:
         start = time.perf_counter()
         view = load_desk(self.store)
-        self.post_message(self.DeskLoaded(view, time.perf_counter() - start))
+        if not get_current_worker().is_cancelled:  # a newer load replaced this one
+            self.post_message(self.DeskLoaded(view, time.perf_counter() - start))
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def poll(self, force: bool = False) -> None:
-        self.post_message(self.Polled(self.poller.poll(force=force)))
+        report = self.poller.poll(force=force)
+        new = list(report.ingest.alerts.new)
+        if report.ingest.rematched is not None:
+            new += report.ingest.rematched.new
+        self.post_message(self.Polled(report, self._toast_lines(new)))
+
+    def _toast_lines(self, alert_ids: list[str]) -> list[tuple[str, str, str]]:
+        """What each new alert's toast says (read in the worker, not on the UI thread)."""
+        docs = self.store.get_many(ALERTS, alert_ids)
+        stories = self.store.get_many(STORIES, {d["story"] for d in docs.values()})
+        return [(d["severity"], f"{d['watchlist']}/{d['rule']}",
+                 stories.get(d["story"], {}).get("title", ""))
+                for aid in alert_ids if (d := docs.get(aid)) is not None]
+
+    @work(thread=True, group="flags", exit_on_error=False)
+    def save_flags(self, alert_ids: list[str], read: bool, ack: bool) -> None:
+        set_flags(self.store, alert_ids, read=read, ack=ack)
 
     @work(thread=True, exclusive=True, group="story", exit_on_error=False)
     def load_story(self, story_id: str) -> None:
@@ -145,6 +163,8 @@ class NewswatchApp(App[None]):
             others = [s for s in cluster.get("stories", []) if s != story_id]
             for sid, sdoc in self.store.get_many(STORIES, others).items():
                 siblings.append((sid, sdoc.get("source", ""), sdoc.get("title", "")))
+        if get_current_worker().is_cancelled:  # the cursor moved on: don't show or mark it
+            return
         set_flags(self.store, [a.id for a in alerts if not a.read], read=True)
         self.post_message(self.StoryLoaded(StoryDetail(story, alerts, siblings)))
 
@@ -158,7 +178,8 @@ class NewswatchApp(App[None]):
     def search(self, query: str) -> None:
         found = newest_stories(self.store, search=query, with_text=False) if query else None
         ids = {s.id for s in found} if found is not None else None
-        self.call_from_thread(self._apply_search, ids)
+        if not get_current_worker().is_cancelled:  # a newer search replaced this one
+            self.call_from_thread(self._apply_search, ids)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker errors surface: a toast, never a crash."""
@@ -169,12 +190,15 @@ class NewswatchApp(App[None]):
     # ------------------------------------------------------------------ messages
 
     def on_newswatch_app_desk_loaded(self, message: DeskLoaded) -> None:
+        if not self.is_running:  # shutting down: the widgets may already be gone
+            return
         self.view = message.view
         self.load_seconds = message.seconds
         self.groups = {g.key: g for g in message.view.alerts}
         self.query_one("#alert-list", RowList).set_rows([
             Row(g.key, (_short(g.created), g.severity, f"{g.rule}", str(len(g.sources)),
-                        g.title), style=g.severity, dim=g.acknowledged)
+                        g.title), style=g.severity, dim=g.acknowledged,
+                bold=g.unread > 0 and not g.acknowledged)
             for g in message.view.alerts])
         self.query_one("#cluster-list", RowList).set_rows([
             Row(c.id, (_short(c.last_seen), str(c.size), ", ".join(c.sources), c.label))
@@ -189,6 +213,8 @@ class NewswatchApp(App[None]):
         self.query_one("#story-list", RowList).set_rows(rows)
 
     def _apply_search(self, ids: set[str] | None) -> None:
+        if not self.is_running:
+            return
         self.search_ids = ids
         self._fill_stories()
         count = len(ids) if ids is not None else len(self.view.stories)
@@ -201,10 +227,7 @@ class NewswatchApp(App[None]):
         for source in report.ingest.sources:
             if source.error:
                 self.notify(f"{source.location}: {source.error}", severity="error", timeout=6)
-        new = [a for a in report.ingest.alerts.new if a not in self._toasted_alerts]
-        if report.ingest.rematched is not None:
-            new += report.ingest.rematched.new
-        self._toast_alerts(new)
+        self._toast_alerts(message.toasts)
         self.load_desk()
 
     def on_newswatch_app_rematched(self, message: Rematched) -> None:
@@ -212,24 +235,16 @@ class NewswatchApp(App[None]):
         self.load_desk()
 
     def on_newswatch_app_story_loaded(self, message: StoryLoaded) -> None:
-        self.query_one("#reader", Reader).show(message.detail)
+        if self.is_running:  # a story loaded while the app shuts down has no reader
+            self.query_one("#reader", Reader).show(message.detail)
 
-    def _toast_alerts(self, alert_ids: list[str]) -> None:
-        if not alert_ids:
-            return
-        docs = self.store.get_many(ALERTS, alert_ids)
-        stories = self.store.get_many(STORIES, {d["story"] for d in docs.values()})
-        for aid in alert_ids[:MAX_TOASTS]:
-            doc = docs.get(aid)
-            if doc is None:
-                continue
-            title = stories.get(doc["story"], {}).get("title", "")
-            self.notify(title[:90], title=f"{doc['severity']}: {doc['watchlist']}/{doc['rule']}",
-                        severity="error" if doc["severity"] in ("high", "critical")
-                        else "warning", timeout=6)
-        if len(alert_ids) > MAX_TOASTS:
-            self.notify(f"…and {len(alert_ids) - MAX_TOASTS} more new alerts", timeout=6)
-        self._toasted_alerts.update(alert_ids)
+    def _toast_alerts(self, toasts: list[tuple[str, str, str]]) -> None:
+        for severity, rule, title in toasts[:MAX_TOASTS]:
+            self.notify(title[:90], title=f"{severity}: {rule}",
+                        severity="error" if severity in ("high", "critical") else "warning",
+                        timeout=6)
+        if len(toasts) > MAX_TOASTS:
+            self.notify(f"…and {len(toasts) - MAX_TOASTS} more new alerts", timeout=6)
 
     @on(RowList.Highlighted)
     def _row_highlighted(self, event: RowList.Highlighted) -> None:
@@ -261,10 +276,14 @@ class NewswatchApp(App[None]):
     # ------------------------------------------------------------------ actions
 
     def action_pane(self, step: int) -> None:
-        if isinstance(self.screen, EditorScreen | HelpScreen):
-            return
+        if self.screen is not self.default_screen:
+            # tab is a priority binding: on the editor, help or command palette let the
+            # key through to that screen instead of switching the desk's panes behind it
+            raise SkipAction()
         order = ["alert-list", "cluster-list", "story-list", "reader"]
         focused = self.focused.id if self.focused is not None else None
+        if focused == "search":  # the search box belongs to the Stories pane
+            focused = "story-list"
         index = order.index(focused) if focused in order else 0
         target = order[(index + step) % len(order)]
         if target != "reader":
@@ -292,12 +311,14 @@ class NewswatchApp(App[None]):
     def action_mark(self) -> None:
         rowlist = self.query_one("#alert-list", RowList)
         group = self.groups.get(rowlist.cursor_key or "")
-        if group is None:
-            self.notify("Select an alert to acknowledge", severity="warning")
+        if group is None or self.focused is not rowlist:
+            self.notify("Select an alert in the Alerts pane to acknowledge it",
+                        severity="warning")
             return
         value = not group.acknowledged
-        set_flags(self.store, group.alert_ids, read=True, ack=value)
+        self.save_flags(group.alert_ids, True, value)
         group.acknowledged = value
+        group.unread = 0
         row = rowlist.rows[rowlist.cursor]
         rowlist.replace_row(Row(row.key, row.cells, row.style, dim=value))
 
@@ -335,19 +356,23 @@ class NewswatchApp(App[None]):
     # ------------------------------------------------------------------ timers
 
     def _tick(self) -> None:
-        if self.poller.due() and not self._running("poll"):
+        if self.poller.due() and not self._worker_running("poll"):
             self.poll()
         self._update_status()
 
     def _check_watchlists(self) -> None:
-        if self.poller._watch_stamps() != self.poller._stamps and not self._running("rematch"):
+        changed = self.poller._watch_stamps() != self.poller._stamps
+        if changed and not self._worker_running("rematch"):
             self.rematch()
 
-    def _running(self, group: str) -> bool:
+    def _worker_running(self, group: str) -> bool:
+        # not "_running": that is MessagePump's own bool attribute, which shadows a method
         return any(w.group == group and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
                    for w in self.workers)
 
     def _update_status(self) -> None:
+        if not self.is_running:
+            return
         last = self.poller.last_poll
         when = datetime.fromtimestamp(last).strftime("%H:%M:%S") if last else "never"
         failing = self.poller.failing

@@ -53,12 +53,14 @@ def render_detail(detail: StoryDetail, palette: dict[str, str]) -> Group:
         rules.append(f" {alert.severity}  ")
     if not detail.alerts:
         rules.append("no watchlist rule matched", style="dim")
-    entities = Text("Entities: ", style="bold")
+    entities = Text()  # Text(..., style=) would make the whole line bold, names included
+    entities.append("Entities: ", style="bold")
     entities.append(", ".join(f"{e.name} ×{e.count}" for e in story.entities) or "none",
                     style="" if story.entities else "dim")
     parts: list[Text] = [title, meta, rules, entities, Text(""), body]
     if detail.siblings:
-        others = Text(f"\nSame event, {len(detail.siblings)} other stor"
+        others = Text()
+        others.append(f"\nSame event, {len(detail.siblings)} other stor"
                       f"{'y' if len(detail.siblings) == 1 else 'ies'}:\n", style="bold")
         for _, source, other_title in detail.siblings[:20]:
             others.append(f"  • {source}: {other_title}\n")

@@ -25,7 +25,8 @@ class Row:
     key: str
     cells: tuple[str, ...]
     style: str = ""  # a component class suffix, e.g. "high" → rowlist--high
-    dim: bool = False  # read / acknowledged rows are drawn dim
+    dim: bool = False  # acknowledged rows are drawn dim
+    bold: bool = False  # unread rows are drawn bold
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +203,8 @@ class RowList(ScrollView, can_focus=True):
             style += self.get_component_rich_style(f"rowlist--{row.style}")
         if row.dim:
             style += self.get_component_rich_style("rowlist--dim")
+        if row.bold:
+            style += Style(bold=True)
         if index == self.cursor:
             style += self.get_component_rich_style("rowlist--cursor")
         return self._line(row.cells, width, style)

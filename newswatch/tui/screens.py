@@ -56,7 +56,8 @@ class EditorScreen(Screen[bool]):
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
-        Binding("escape", "cancel", "Close without saving"),
+        # priority: the code editor's TextArea otherwise takes escape (to move focus)
+        Binding("escape", "cancel", "Close without saving", priority=True),
     ]
 
     def __init__(self, path: Path) -> None:
