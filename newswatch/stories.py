@@ -25,8 +25,7 @@ def story_from_doc(key: str, doc: Mapping[str, Any], text: str | None = None) ->
         fetched=doc.get("fetched", ""),
         updated=doc.get("updated", doc.get("fetched", "")),
         content_hash=doc.get("hash", ""),
-        entities=[EntityMention(e["id"], e["name"], e["count"], [tuple(s) for s in e["spans"]])
-                  for e in doc.get("entities", [])],
+        entities=[EntityMention(e["id"], e["name"], e["count"]) for e in doc.get("entities", [])],
         cluster_id=doc.get("cluster"),
         text=text,
     )

@@ -93,8 +93,10 @@ class Watcher:
                    now: str, out: Reconciled) -> None:
         """Match one story (doc is its staged metadata) and reconcile its alerts."""
         result = self.matcher.match(MatchInput(doc["source"], doc.get("title", ""), text))
-        doc["entities"] = [{"id": e.id, "name": e.name, "count": e.count,
-                            "spans": [list(s) for s in e.spans]} for e in result.entities]
+        # id, name and count only: spans would triple the metadata file (a news story names
+        # its entities dozens of times); the reader recomputes them for the one story shown.
+        doc["entities"] = [{"id": e.id, "name": e.name, "count": e.count}
+                           for e in result.entities]
         reconcile(tx, story_id, doc, result.hits, now, out)
         tx.put("stories", story_id, doc)
 
