@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--limit", type=_non_negative, default=50, metavar="N",
                         help="at most N alerts (0: all; default 50)")
 
+    clusters = sub.add_parser("clusters", parents=[common],
+                              help="list story clusters, most recently updated first")
+    clusters.add_argument("--json", action="store_true", help="one JSON object per line")
+    clusters.add_argument("--limit", type=_non_negative, default=50, metavar="N",
+                          help="at most N clusters (0: all; default 50)")
+
     check = sub.add_parser("check", parents=[common],
                            help="validate watchlists; exit 1 with file:line:col errors")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH",

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 
 from newswatch.alerts import alert_json, list_alerts, parse_since
+from newswatch.clusters import ClusterService, cluster_json, newest_clusters
 from newswatch.errors import UserError
 from newswatch.models import Story
 from newswatch.pipeline import IngestReport, ingest
@@ -47,7 +48,7 @@ def cmd_ingest(args: argparse.Namespace, db: Path) -> int:
         raise UserError("nothing to ingest: give a file, a directory, a feed URL "
                         "or --feeds-from FILE")
     store = Store(db)
-    report = ingest(store, specs, make_watcher(args, store))
+    report = ingest(store, specs, make_watcher(args, store), ClusterService())
     print_report(report)
     return 1 if report.all_failed else 0
 
@@ -72,8 +73,10 @@ def print_report(report: IngestReport) -> None:
         r = report.rematched
         print(f"watchlists changed: re-applied to stored stories ({len(r.new)} new alerts, "
               f"{len(r.retired)} retired)", file=err)
+    merges = len(report.clusters.merges)
     print(f"ingested {len(report.sources)} source(s): {total_new} new, {total_upd} updated, "
-          f"{failed} failed; {len(report.alerts.new)} new alert(s)", file=err)
+          f"{failed} failed; {len(report.alerts.new)} new alert(s)"
+          f"{f'; {merges} cluster merge(s)' if merges else ''}", file=err)
 
 
 def story_json(story: Story) -> dict:
@@ -211,3 +214,20 @@ def cmd_run(args: argparse.Namespace, db: Path) -> int:
     runner = Runner(Poller(settings, Store(settings.db)), sinks, every_story=args.every_story)
     runner.install_signal_handlers()
     return runner.run(once=args.once)
+
+
+def cmd_clusters(args: argparse.Namespace, db: Path) -> int:
+    if not db.exists():
+        raise UserError(f"{db}: no store yet; run `newswatch ingest SOURCE` first")
+    store = Store(db)
+    out = sys.stdout.buffer
+    for cid, doc in newest_clusters(store, args.limit or None):
+        if args.json:
+            out.write(orjson.dumps(cluster_json(store, cid, doc)) + b"\n")
+        else:
+            sources = ", ".join(doc.get("sources", [])[:4])
+            out.write(f"{doc.get('last_seen', '')[:16].replace('T', ' '):16}  "
+                      f"{doc.get('size', 0):4}  {sources[:30]:30}  {doc.get('label', '')}\n"
+                      .encode())
+    out.flush()
+    return 0

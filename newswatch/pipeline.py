@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from newswatch.alerts import Reconciled
+from newswatch.clusters import ClusterReport, ClusterService
 from newswatch.models import Item, UpsertCounts, utc_now
 from newswatch.sources import SourceResult, SourceSpec
 from newswatch.store import Store
@@ -36,6 +37,7 @@ class IngestReport:
     sources: list[SourceReport] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # ids of new or updated stories
     alerts: Reconciled = field(default_factory=Reconciled)
+    clusters: ClusterReport = field(default_factory=ClusterReport)
     rematched: Reconciled | None = None  # set when changed watchlists were re-applied first
 
     @property
@@ -62,17 +64,19 @@ def read_sources(specs: Sequence[SourceSpec], store: Store) -> list[SourceResult
     return [results[id(s)] for s in specs]
 
 
-def ingest(store: Store, specs: Sequence[SourceSpec],
-           watcher: Watcher | None = None) -> IngestReport:
-    """Read the sources, store what they hold, match it. Never raises for a bad source."""
+def ingest(store: Store, specs: Sequence[SourceSpec], watcher: Watcher | None = None,
+           clusters: ClusterService | None = None) -> IngestReport:
+    """Read the sources, store what they hold, match and cluster it. Never raises for a
+    bad source."""
     rematched = ensure_current(store, watcher) if watcher is not None else None
-    report = store_results(store, read_sources(specs, store), watcher)
+    report = store_results(store, read_sources(specs, store), watcher, clusters)
     report.rematched = rematched
     return report
 
 
 def store_results(store: Store, results: Iterable[SourceResult],
-                  watcher: Watcher | None = None) -> IngestReport:
+                  watcher: Watcher | None = None,
+                  clusters: ClusterService | None = None) -> IngestReport:
     report = IngestReport()
     pending: list[tuple[SourceReport, list[Item]]] = []
     pending_size = 0
@@ -86,19 +90,21 @@ def store_results(store: Store, results: Iterable[SourceResult],
         for start in range(0, len(result.items), BATCH_ITEMS):
             chunk = result.items[start:start + BATCH_ITEMS]
             if pending_size + len(chunk) > BATCH_ITEMS and pending:
-                _commit(store, pending, [], report, watcher)
+                _commit(store, pending, [], report, watcher, clusters)
                 pending, pending_size = [], 0
             pending.append((source, chunk))
             pending_size += len(chunk)
-    _commit(store, pending, states, report, watcher)
+    _commit(store, pending, states, report, watcher, clusters)
     return report
 
 
 def _commit(store: Store, pending: list[tuple[SourceReport, list[Item]]], states: list,
-            report: IngestReport, watcher: Watcher | None) -> None:
+            report: IngestReport, watcher: Watcher | None,
+            clusters: ClusterService | None) -> None:
     if not pending and not states:
         return
     now = utc_now()
+    changed: list[str] = []
     with store.transaction() as tx:
         for source, items in pending:
             result = upsert_items(tx, items, now)
@@ -112,5 +118,8 @@ def _commit(store: Store, pending: list[tuple[SourceReport, list[Item]]], states
                     if doc is not None:
                         watcher.match_into(tx, sid, doc, tx.staged_texts.get(sid, ""), now,
                                            report.alerts)
+            changed.extend(result.changed)
+        if clusters is not None:  # once per transaction: it commits one index generation
+            clusters.assign(tx, changed, tx.staged_texts, report.clusters)
         for state in states:
             put_feed_state(tx, state)

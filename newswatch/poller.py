@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newswatch.clusters import ClusterService
 from newswatch.config import Settings
 from newswatch.pipeline import IngestReport, ingest
 from newswatch.sources import SourceSpec
@@ -49,6 +50,7 @@ class Poller:
         self.status = {spec.name: SourceStatus(spec) for spec in settings.sources}
         self._stamps: dict[Path, float] = {}
         self.watcher = self._load_watcher()
+        self.clusters = ClusterService()
         self.last_poll: float | None = None
 
     # ------------------------------------------------------------------ watchlists
@@ -93,7 +95,7 @@ class Poller:
         reloaded = self.reload_watchlists_if_changed()
         specs = [s.spec for s in self.status.values()] if force else self.due()
         if specs:
-            report = ingest(self.store, specs, self.watcher)
+            report = ingest(self.store, specs, self.watcher, self.clusters)
         else:
             report = IngestReport()
             if reloaded:

@@ -290,6 +290,10 @@ class Transaction:
         self.staged_texts: dict[str, str] = {}
         self.staged_blobs: dict[str, bytes] = {}
 
+    @property
+    def store(self) -> Store:
+        return self._store
+
     def get(self, table: str, key: str) -> Doc | None:
         changes = self.staged.get(table, {})
         if key in changes:

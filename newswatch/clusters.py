@@ -1,0 +1,150 @@
+"""Clusters in the store: assigning new stories inside an ingest transaction, merge
+bookkeeping, and the cluster records the CLI, TUI and headless mode read.
+
+The clusterer's index lives in a store blob committed with the same transaction as the
+stories it has seen, and is reloaded when another process committed a newer one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from newswatch.cluster import Assignment, Clusterer, ClusterInput
+from newswatch.store import Store, Transaction
+from newswatch.stories import STORIES
+
+log = logging.getLogger("newswatch")
+
+CLUSTERS = "clusters"
+MERGES = "merges"  # absorbed cluster id -> the cluster it was merged into
+BLOB = "clusterer"
+
+
+@dataclass(slots=True)
+class ClusterReport:
+    assigned: int = 0
+    merges: list[tuple[str, str]] = field(default_factory=list)  # (absorbed, into)
+    failed: int = 0
+
+
+class ClusterService:
+    """Keeps one process's clusterer in step with the store."""
+
+    def __init__(self) -> None:
+        self._clusterer: Clusterer | None = None
+        self._gen: int | None = None
+
+    def _current(self, tx: Transaction) -> Clusterer:
+        meta = tx.get("meta", f"blob:{BLOB}")
+        gen = meta["gen"] if meta else 0
+        if self._clusterer is None or gen != self._gen:
+            data = tx.store.get_blob(BLOB) if gen else None
+            try:
+                self._clusterer = Clusterer.from_bytes(data) if data else Clusterer()
+            except ValueError as exc:
+                log.warning("%s: clusterer state unreadable (%s); starting afresh",
+                            tx.store.path, exc)
+                self._clusterer = Clusterer()
+            self._gen = gen
+        return self._clusterer
+
+    def assign(self, tx: Transaction, story_ids: list[str], texts: Mapping[str, str],
+               report: ClusterReport) -> None:
+        """Cluster new stories (their docs are staged in ``tx``) and save the index."""
+        if not story_ids:
+            return
+        clusterer = self._current(tx)
+        for sid in story_ids:
+            doc = tx.get(STORIES, sid)
+            if doc is None or doc.get("cluster"):
+                continue
+            inp = ClusterInput(sid, doc.get("title", ""), texts.get(sid, ""),
+                               doc.get("source", ""), doc.get("published"),
+                               doc.get("fetched", ""),
+                               tuple(e["id"] for e in doc.get("entities", [])))
+            try:
+                assignment = clusterer.add(inp)
+            except Exception as exc:  # clustering must never stop a story being stored
+                log.warning("story %s not clustered: %s: %s", sid, type(exc).__name__, exc)
+                report.failed += 1
+                continue
+            _record(tx, sid, doc, assignment, report)
+            report.assigned += 1
+        tx.put_blob(BLOB, clusterer.to_bytes())
+        self._gen = (self._gen or 0) + 1  # the generation this commit will write
+
+
+def _when(doc: Mapping[str, Any]) -> str:
+    return doc.get("published") or doc.get("fetched") or ""
+
+
+def _record(tx: Transaction, sid: str, doc: dict[str, Any], assignment: Assignment,
+            report: ClusterReport) -> None:
+    cid = assignment.cluster_id
+    cluster = tx.get(CLUSTERS, cid) or {"label": "", "size": 0, "sources": [],
+                                         "first_seen": _when(doc), "last_seen": _when(doc),
+                                         "stories": []}
+    for absorbed in assignment.merged:
+        _absorb(tx, absorbed, cid, cluster)
+        report.merges.append((absorbed, cid))
+    _add_story(cluster, sid, doc)
+    doc["cluster"] = cid
+    tx.put(STORIES, sid, doc)
+    tx.put(CLUSTERS, cid, cluster)
+
+
+def _add_story(cluster: dict[str, Any], sid: str, doc: Mapping[str, Any]) -> None:
+    if sid not in cluster["stories"]:
+        cluster["stories"].append(sid)
+    cluster["size"] = len(cluster["stories"])
+    source = doc.get("source", "")
+    if source and source not in cluster["sources"]:
+        cluster["sources"].append(source)
+    when = _when(doc)
+    if when:
+        cluster["first_seen"] = min(cluster["first_seen"] or when, when)
+        cluster["last_seen"] = max(cluster["last_seen"] or when, when)
+    title = doc.get("title") or ""
+    # a real headline beats one cut from a story's first sentence (those end in "…")
+    if title and (not cluster["label"] or (cluster["label"].endswith("…")
+                                           and not title.endswith("…"))):
+        cluster["label"] = title
+
+
+def _absorb(tx: Transaction, absorbed: str, into: str, cluster: dict[str, Any]) -> None:
+    """Move an absorbed cluster's stories into ``cluster``; remember where it went."""
+    old = tx.get(CLUSTERS, absorbed)
+    if old is None:
+        return
+    for sid in old.get("stories", []):
+        story = tx.get(STORIES, sid)
+        if story is not None:
+            story["cluster"] = into
+            tx.put(STORIES, sid, story)
+            _add_story(cluster, sid, story)
+    cluster["merged"] = sorted({*cluster.get("merged", []), absorbed, *old.get("merged", [])})
+    tx.delete(CLUSTERS, absorbed)
+    tx.put(MERGES, absorbed, {"into": into})
+
+
+def cluster_json(store: Store, cid: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    stories = store.get_many(STORIES, doc.get("stories", []))
+    return {
+        "id": cid,
+        "label": doc.get("label", ""),
+        "size": doc.get("size", 0),
+        "first_seen": doc.get("first_seen", ""),
+        "last_seen": doc.get("last_seen", ""),
+        "stories": [{"id": sid, "guid": s.get("guid"), "source": s.get("source"),
+                     "title": s.get("title")}
+                    for sid in doc.get("stories", []) if (s := stories.get(sid)) is not None],
+    }
+
+
+def newest_clusters(store: Store, limit: int | None = None
+                    ) -> list[tuple[str, Mapping[str, Any]]]:
+    items = sorted(store.items(CLUSTERS), key=lambda kv: (kv[1].get("last_seen", ""), kv[0]),
+                   reverse=True)
+    return items[:limit] if limit else items

@@ -1,0 +1,228 @@
+"""Online story clustering (newswatch.cluster): grouping, merges, window, state round trip."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import orjson
+import pytest
+
+from newswatch.cluster import Assignment, Clusterer, ClusterInput, Params
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = sorted((REPO / "seeds").glob("*.txt"))
+ECB = REPO / "benchmarks" / "data" / "ecbplus.jsonl"
+DAY0 = "2025-03-18T12:00:00Z"
+
+
+def story(sid: str, text: str, title: str | None = None, published: str | None = DAY0,
+          fetched: str | None = None, source: str = "test") -> ClusterInput:
+    fetched = fetched or published or DAY0
+    if title is None:
+        title, _, text = text.partition("\n")
+    return ClusterInput(sid, title, text, source, published, fetched)
+
+
+def background(n: int = 60) -> list[ClusterInput]:
+    """Unrelated real news (ECB+ dev split) so IDF is not computed from two documents."""
+    with ECB.open("rb") as f:
+        docs = [d for d in map(orjson.loads, f) if d["split"] == "dev"][:n]
+    return [story(f"bg{i}", d["text"], d["title"]) for i, d in enumerate(docs)]
+
+
+def warm(c: Clusterer, n: int = 60) -> None:
+    for x in background(n):
+        c.add(x)
+
+
+CEASEFIRE_A = """Sudan army and RSF agree to 72-hour ceasefire in Khartoum
+The Sudanese army and the paramilitary Rapid Support Forces agreed on Sunday to a 72-hour
+ceasefire in Khartoum, mediators in Jeddah said, after 14 days of fighting that killed at
+least 420 people. General Abdel Fattah al-Burhan and RSF commander Mohamed Hamdan Dagalo
+accepted the truce proposed by Saudi Arabia and the United States, Saudi foreign minister
+Faisal bin Farhan said. Residents of Omdurman reported sporadic gunfire near the airport.
+The ceasefire is meant to open humanitarian corridors for aid convoys, the mediators said."""
+
+CEASEFIRE_B = """Armenia and Azerbaijan agree ceasefire in Nagorno-Karabakh after clashes
+Armenia and Azerbaijan agreed on Thursday to a ceasefire in Nagorno-Karabakh brokered by
+Russia, after two days of fighting that left 95 soldiers dead, Moscow said. Prime Minister
+Nikol Pashinyan told parliament in Yerevan that the truce took effect at 8 p.m., while
+President Ilham Aliyev said in Baku that Azerbaijani forces had taken positions near Lachin.
+Russian peacekeepers will monitor the ceasefire line, the Kremlin said in a statement."""
+
+FLOOD = """Flash floods kill 12 in Valencia as rivers burst their banks
+Flash floods swept through towns south of Valencia on Tuesday, killing 12 people and cutting
+power to 40,000 homes, regional president Carlos Mazon said. Rescue teams in Paiporta and
+Alfafar used boats to reach residents trapped on rooftops as the Turia and Poyo rivers burst
+their banks after 300 litres of rain per square metre fell in eight hours."""
+
+QUAKE = """Earthquake of magnitude 6.1 strikes eastern Turkey near Malatya
+An earthquake of magnitude 6.1 struck eastern Turkey near Malatya on Tuesday, damaging
+mosques and apartment blocks in Elazig and Adiyaman, the disaster agency AFAD said. Interior
+Minister Ali Yerlikaya said 37 people were injured and search teams were checking collapsed
+buildings in Pütürge district. Aftershocks were felt as far away as Diyarbakir."""
+
+
+def test_near_duplicates_share_a_cluster() -> None:
+    c = Clusterer()
+    warm(c)
+    a = c.add(story("a", CEASEFIRE_A))
+    edited = CEASEFIRE_A.replace("Sunday", "Sunday night").replace("said.", "said on Monday.")
+    b = c.add(story("b", edited + "\nMore follows.", source="other"))
+    assert a.cluster_id == "a"  # a new cluster is named after its first story
+    assert b.cluster_id == a.cluster_id
+    assert b.merged == []
+
+
+@pytest.mark.parametrize("warmup", [0, 60])
+def test_the_two_seed_reports_share_a_cluster(warmup: int) -> None:
+    assert len(SEEDS) == 2
+    c = Clusterer()
+    warm(c, warmup)
+    got = [c.add(story(p.stem, p.read_text(encoding="utf-8"))).cluster_id for p in SEEDS]
+    assert got[0] == got[1]
+    # also when the caller has no title and no date for them
+    c = Clusterer()
+    warm(c, warmup)
+    got = [c.add(story(p.stem, p.read_text(encoding="utf-8"), title="", published=None)).cluster_id
+           for p in SEEDS]
+    assert got[0] == got[1]
+
+
+def test_two_ceasefires_in_different_countries_stay_apart() -> None:
+    c = Clusterer()
+    warm(c)
+    a = c.add(story("sudan", CEASEFIRE_A))
+    b = c.add(story("karabakh", CEASEFIRE_B))
+    assert a.cluster_id != b.cluster_id
+
+
+def test_unrelated_stories_stay_apart() -> None:
+    c = Clusterer()
+    warm(c)
+    ids = {c.add(story(k, t)).cluster_id for k, t in
+           (("s", CEASEFIRE_A), ("f", FLOOD), ("q", QUAKE), ("k", CEASEFIRE_B))}
+    assert len(ids) == 4
+
+
+def test_bridge_story_merges_two_clusters_and_later_stories_go_to_the_survivor() -> None:
+    # a strict join and a lenient merge make the bridge case easy to construct
+    c = Clusterer(Params(join_logit=0.25, merge_logit=0.0, merge_cos=0.3))
+    warm(c)
+    a = c.add(story("a", FLOOD))
+    b = c.add(story("b", QUAKE))
+    assert a.cluster_id != b.cluster_id
+    fh, _, fb = FLOOD.partition("\n")
+    qh, _, qb = QUAKE.partition("\n")
+    bridge = c.add(story("bridge", f"{fb}\n{qb}", title=f"{fh}; {qh}"))
+    assert bridge.merged, "the bridge story should merge the flood and quake clusters"
+    assert set(bridge.merged) | {bridge.cluster_id} == {"a", "b"}
+    absorbed = bridge.merged[0]
+    assert absorbed not in c.clusters
+    later = c.add(story("later", QUAKE.replace("Tuesday", "Wednesday")))
+    assert later.cluster_id == bridge.cluster_id
+
+
+def _stream() -> list[ClusterInput]:
+    with ECB.open("rb") as f:
+        docs = [d for d in map(orjson.loads, f) if d["split"] == "dev"]
+    random.Random(7).shuffle(docs)
+    return [story(d["doc_id"], d["text"], d["title"]) for d in docs[:150]]
+
+
+def test_state_round_trip_continues_identically() -> None:
+    items = _stream()
+    full = Clusterer()
+    ref = [full.add(x) for x in items]
+    c = Clusterer()
+    got = [c.add(x) for x in items[:75]]
+    blob = c.to_bytes()
+    assert isinstance(blob, bytes)
+    c = Clusterer.from_bytes(blob)
+    assert c.to_bytes() == blob
+    got += [c.add(x) for x in items[75:]]
+    assert got == ref
+    assert any(a.cluster_id != x.story_id for a, x in zip(ref, items, strict=True))
+    assert c.to_bytes() == full.to_bytes()
+
+
+def test_empty_state_round_trips() -> None:
+    c = Clusterer.from_bytes(Clusterer().to_bytes())
+    assert c.add(story("x", FLOOD)).cluster_id == "x"
+    with pytest.raises(ValueError):
+        Clusterer.from_bytes(b"garbage")
+
+
+@pytest.mark.parametrize("title,text,published,fetched", [
+    ("", "", None, ""),
+    ("", "", None, "not a date"),
+    ("Only a title", "", None, DAY0),
+    ("", "Only text, no title, no date.", None, DAY0),
+    ("12 34", "5,000 6.5 2024 -- !!! ...", "garbage", "2025-13-45"),
+    ("Ünïcödé títlé — “quotes”", "Ça va? Straße, Zürich, Łódź 北京 東京 ¼ ² ٣", "2025-03-18", DAY0),
+    ("x" * 5000, "y " * 50000, "2025-03-18T12:00:00+02:00", DAY0),
+])
+def test_bad_input_never_raises(title: str, text: str, published, fetched: str) -> None:
+    c = Clusterer()
+    for k in range(3):  # twice the same (possibly empty) story, then a normal one
+        a = c.add(ClusterInput(f"s{k}", title, text, "src", published, fetched))
+        assert isinstance(a, Assignment) and a.cluster_id
+    assert c.add(story("ok", FLOOD)).cluster_id
+    Clusterer.from_bytes(c.to_bytes())
+
+
+def test_empty_stories_are_singletons() -> None:
+    c = Clusterer()
+    ids = {c.add(ClusterInput(f"e{k}", "", "", "src", None, DAY0)).cluster_id for k in range(3)}
+    assert ids == {"e0", "e1", "e2"}
+
+
+def test_duplicate_story_id_gets_a_distinct_cluster_id() -> None:
+    c = Clusterer()
+    a = c.add(story("same", FLOOD))
+    b = c.add(story("same", CEASEFIRE_B))
+    assert a.cluster_id == "same" and b.cluster_id != "same"
+
+
+def test_time_window() -> None:
+    c = Clusterer(Params(window_days=7.0, sweep_every=4))
+    warm(c, 10)
+    first = c.add(story("d0", FLOOD, published="2025-03-20T08:00:00Z"))
+    # two days later: same event
+    same = c.add(story("d2", FLOOD, published="2025-03-22T08:00:00Z"))
+    assert same.cluster_id == first.cluster_id
+    # 30 days after the cluster's last story: a new cluster, even with the same words
+    late = c.add(story("d32", FLOOD, published="2025-04-21T08:00:00Z"))
+    assert late.cluster_id == "d32"
+    # the periodic sweep then drops the dormant cluster from the active set
+    for k in range(4):
+        c.add(story(f"pad{k}", QUAKE, published="2025-04-21T09:00:00Z"))
+    assert first.cluster_id not in c.clusters
+    # a story published earlier than the clock (arriving late) may still join active ones
+    back = c.add(story("late-copy", FLOOD, published="2025-04-18T08:00:00Z"))
+    assert back.cluster_id == "d32"
+    # without `published`, `fetched` is the story's time
+    f = c.add(story("f", FLOOD, published=None, fetched="2025-04-22T08:00:00Z"))
+    assert f.cluster_id == "d32"
+
+
+def test_a_future_published_date_does_not_evict_everything() -> None:
+    c = Clusterer(Params(sweep_every=2))
+    a = c.add(story("a", FLOOD))
+    c.add(story("bad", QUAKE, published="2099-01-01T00:00:00Z", fetched=DAY0))
+    assert "a" in c.clusters
+    assert c.add(story("b", FLOOD)).cluster_id == a.cluster_id
+
+
+def test_active_cluster_cap_evicts_least_recently_updated() -> None:
+    c = Clusterer(Params(max_active=3))
+    for k, t in enumerate((CEASEFIRE_A, FLOOD, QUAKE, CEASEFIRE_B)):
+        c.add(story(f"s{k}", t))
+    assert list(c.clusters) == ["s1", "s2", "s3"]
+    assert all(cid in c.clusters for pl in c.postings.values() for cid in pl)
+
+
+def test_no_textual_or_tinydb_import() -> None:
+    src = (REPO / "newswatch" / "cluster.py").read_text(encoding="utf-8")
+    assert "textual" not in src and "tinydb" not in src
