@@ -35,6 +35,13 @@ class Alert:
     read: bool = False
     acknowledged: bool = False
     emitted: bool = False
+    # the story's header, kept on the alert so listing alerts needs no story table
+    title: str = ""
+    source: str = ""
+    url: str | None = None
+    guid: str = ""
+    published: str | None = None
+    cluster_id: str | None = None
 
 
 def alert_from_doc(key: str, doc: Mapping[str, Any]) -> Alert:
@@ -51,7 +58,21 @@ def alert_from_doc(key: str, doc: Mapping[str, Any]) -> Alert:
         read=doc.get("read", False),
         acknowledged=doc.get("ack", False),
         emitted=doc.get("emitted", False),
+        title=doc.get("title", ""),
+        source=doc.get("source", ""),
+        url=doc.get("url"),
+        guid=doc.get("guid", ""),
+        published=doc.get("published"),
+        cluster_id=doc.get("cluster"),
     )
+
+
+STORY_FIELDS = ("title", "source", "url", "guid", "published", "cluster")
+
+
+def story_header(story_doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The story fields an alert carries (see :class:`Alert`)."""
+    return {f: story_doc.get(f) for f in STORY_FIELDS}
 
 
 @dataclass(slots=True)
@@ -69,6 +90,7 @@ def reconcile(tx: Transaction, story_id: str, story_doc: dict[str, Any],
     ``story_doc["alerts"]`` keeps the story's alert ids, so this needs no table scan."""
     previous: list[str] = list(story_doc.get("alerts", []))
     current: list[str] = []
+    header = story_header(story_doc)
     for hit in hits:
         aid = alert_id(story_id, hit.watchlist, hit.rule)
         current.append(aid)
@@ -77,16 +99,17 @@ def reconcile(tx: Transaction, story_id: str, story_doc: dict[str, Any],
         if doc is None:
             tx.put(ALERTS, aid, {"watchlist": hit.watchlist, "rule": hit.rule,
                                  "severity": hit.severity, "created": now, "updated": now,
-                                 "story": story_id, "matches": matches})
+                                 "story": story_id, "matches": matches, **header})
             out.new.append(aid)
             continue
-        changed = doc.get("matches") != matches or doc.get("severity") != hit.severity
+        changed = (doc.get("matches") != matches or doc.get("severity") != hit.severity
+                   or any(doc.get(f) != v for f, v in header.items()))
         if doc.get("retired"):
             doc["retired"] = False
             out.revived.append(aid)
             changed = True
         if changed:
-            doc.update(matches=matches, severity=hit.severity, updated=now)
+            doc.update(matches=matches, severity=hit.severity, updated=now, **header)
             tx.put(ALERTS, aid, doc)
     for aid in previous:
         if aid in current:
@@ -99,25 +122,30 @@ def reconcile(tx: Transaction, story_id: str, story_doc: dict[str, Any],
     story_doc["alerts"] = sorted(set(previous) | set(current))
 
 
-def alert_json(alert: Alert, story: Mapping[str, Any] | None,
-               cluster: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def alert_json(alert: Alert, cluster_size: int | None = None) -> dict[str, Any]:
     """The spec's alert shape (one JSON line of `alerts --json` and `run --headless`)."""
-    story = story or {}
-    cluster_id = story.get("cluster")
     return {
         "id": alert.id,
         "watchlist": alert.watchlist,
         "rule": alert.rule,
         "severity": alert.severity,
         "created": alert.created,
-        "story": {"id": alert.story_id, "guid": story.get("guid"), "title": story.get("title"),
-                  "url": story.get("url"), "source": story.get("source"),
-                  "published": story.get("published")},
-        "cluster": ({"id": cluster_id, "size": (cluster or {}).get("size", 1)}
-                    if cluster_id else None),
+        "story": {"id": alert.story_id, "guid": alert.guid, "title": alert.title,
+                  "url": alert.url, "source": alert.source, "published": alert.published},
+        "cluster": ({"id": alert.cluster_id, "size": cluster_size or 1}
+                    if alert.cluster_id else None),
         "matches": [{"field": m.field, "start": m.start, "end": m.end, "text": m.text}
                     for m in alert.matches],
     }
+
+
+def set_cluster(tx: Transaction, alert_ids: Iterable[str], cluster_id: str) -> None:
+    """Point alerts at their story's (new) cluster: on assignment and after merges."""
+    for aid in alert_ids:
+        doc = tx.get(ALERTS, aid)
+        if doc is not None and doc.get("cluster") != cluster_id:
+            doc["cluster"] = cluster_id
+            tx.put(ALERTS, aid, doc)
 
 
 def retire_alerts(tx: Transaction, alert_ids: Iterable[str], now: str) -> int:

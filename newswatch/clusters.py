@@ -7,10 +7,11 @@ stories it has seen, and is reloaded when another process committed a newer one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from newswatch.alerts import set_cluster
 from newswatch.cluster import Assignment, Clusterer, ClusterInput
 from newswatch.store import Store, Transaction
 from newswatch.stories import STORIES
@@ -91,6 +92,7 @@ def _record(tx: Transaction, sid: str, doc: dict[str, Any], assignment: Assignme
         report.merges.append((absorbed, cid))
     _add_story(cluster, sid, doc)
     doc["cluster"] = cid
+    set_cluster(tx, doc.get("alerts", []), cid)
     tx.put(STORIES, sid, doc)
     tx.put(CLUSTERS, cid, cluster)
 
@@ -122,6 +124,7 @@ def _absorb(tx: Transaction, absorbed: str, into: str, cluster: dict[str, Any]) 
         story = tx.get(STORIES, sid)
         if story is not None:
             story["cluster"] = into
+            set_cluster(tx, story.get("alerts", []), into)
             tx.put(STORIES, sid, story)
             _add_story(cluster, sid, story)
     cluster["merged"] = sorted({*cluster.get("merged", []), absorbed, *old.get("merged", [])})
@@ -148,3 +151,7 @@ def newest_clusters(store: Store, limit: int | None = None
     items = sorted(store.items(CLUSTERS), key=lambda kv: (kv[1].get("last_seen", ""), kv[0]),
                    reverse=True)
     return items[:limit] if limit else items
+
+
+def cluster_sizes(store: Store, cluster_ids: Iterable[str]) -> dict[str, int]:
+    return {cid: doc.get("size", 1) for cid, doc in store.get_many(CLUSTERS, cluster_ids).items()}

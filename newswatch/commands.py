@@ -9,13 +9,13 @@ from pathlib import Path
 import orjson
 
 from newswatch.alerts import alert_json, list_alerts, parse_since
-from newswatch.clusters import ClusterService, cluster_json, newest_clusters
+from newswatch.clusters import ClusterService, cluster_json, cluster_sizes, newest_clusters
 from newswatch.errors import UserError
 from newswatch.models import Story
 from newswatch.pipeline import IngestReport, ingest
 from newswatch.sources import SourceSpec
 from newswatch.store import Store
-from newswatch.stories import STORIES, newest_stories
+from newswatch.stories import newest_stories
 from newswatch.watching import Watcher, load_watchset, watchlist_paths
 
 
@@ -160,19 +160,16 @@ def cmd_alerts(args: argparse.Namespace, db: Path) -> int:
     store = Store(db)
     alerts = list_alerts(store, since=since, watchlist=args.watchlist, rule=args.rule,
                          limit=args.limit or None)
-    stories = store.get_many(STORIES, {a.story_id for a in alerts})
-    clusters = store.get_many("clusters", {s["cluster"] for s in stories.values()
-                                           if s.get("cluster")})
+    sizes = cluster_sizes(store, {a.cluster_id for a in alerts if a.cluster_id}) \
+        if args.json else {}
     out = sys.stdout.buffer
     for alert in alerts:
-        story = stories.get(alert.story_id)
         if args.json:
-            cluster = clusters.get((story or {}).get("cluster") or "")
-            out.write(orjson.dumps(alert_json(alert, story, cluster)) + b"\n")
+            size = sizes.get(alert.cluster_id or "")
+            out.write(orjson.dumps(alert_json(alert, size)) + b"\n")
         else:
-            title = (story or {}).get("title", "")
             out.write(f"{alert.created[:16].replace('T', ' ')}  {alert.severity:8}  "
-                      f"{alert.watchlist}/{alert.rule}  {title}\n".encode())
+                      f"{alert.watchlist}/{alert.rule}  {alert.title}\n".encode())
     out.flush()
     return 0
 

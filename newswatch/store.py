@@ -2,18 +2,22 @@
 
 Layout on disk, for a store at ``newswatch.json``:
 
-    newswatch.json          TinyDB file: every table except full texts (stories' metadata,
-                            alerts, clusters, feed state, meta/schema)
-    newswatch.json.lock     inter-process lock (flock)
+    newswatch.json          TinyDB file with one table, ``meta``: the schema version and the
+                            manifest naming the current generation of every other table
+    newswatch.json.tables/  one TinyDB file per table and generation (stories.7.json,
+                            alerts.7.json, clusters.3.json…): metadata without full texts
     newswatch.json.texts/   full texts in append-only TinyDB segment files (~4 MB each)
+    newswatch.json.blobs/   opaque state such as the clusterer's index, by generation
+    newswatch.json.lock     inter-process lock (flock)
 
-Why: a TinyDB JSON file is rewritten whole on every write. Keeping texts apart means a
-batch rewrites the metadata file (~0.4 KB per story) plus one small open text segment,
-never the hundreds of MB of text. Every write goes to a temp file, is fsynced and
-atomically renamed, so a killed process leaves the previous or the next version, never a
-torn file. A batch of changes is staged in a :class:`Transaction` and committed as one
-write under an exclusive file lock; readers notice another process's commit by the
-file's stat signature and reload.
+Why: a TinyDB JSON file is rewritten and re-read whole. Keeping texts apart means a batch
+never rewrites the hundreds of MB of text; keeping each table in its own file means a
+reader loads only the tables it needs (the desk's first screen reads alerts, not 100k
+stories) and a batch rewrites only the tables it changed. A commit writes the changed
+tables as new generations, then atomically replaces the manifest that names them; every
+write is temp file + fsync + rename. A killed process therefore leaves the previous or
+the next consistent version, never a torn one. Commits happen under an exclusive file
+lock; readers notice another process's commit by the manifest's stat signature.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from tinydb.table import Document, Table
 from newswatch.errors import StoreError
 from newswatch.files import Blobs, Segments, atomic_write
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LOCK_TIMEOUT_S = 60.0
 
 Doc = dict[str, Any]
@@ -110,6 +114,8 @@ class Store:
                              f"{exc.strerror or exc}") from exc
         self._segments = Segments(self.path.with_name(self.path.name + ".texts"))
         self._blobs = Blobs(self.path.with_name(self.path.name + ".blobs"))
+        self._tables_dir = self.path.with_name(self.path.name + ".tables")
+        self._tables: dict[str, tuple[int, dict[str, Doc]]] = {}
         self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S)
         self._mutex = threading.RLock()
         self._db = _KeyedTinyDB(self.path, storage=_HeldCache(AtomicJSONStorage))
@@ -171,22 +177,47 @@ class Store:
 
     # ----------------------------------------------------------------- reads
 
+    def _gen(self, table: str) -> int:
+        entry = self._db.table("meta").get(doc_id=f"table:{table}")
+        return entry["gen"] if entry else 0
+
+    def _table_path(self, table: str, gen: int) -> Path:
+        return self._tables_dir / f"{table}.{gen}.json"
+
+    def _raw(self, table: str) -> dict[str, Doc]:
+        """The committed documents of a table (cached per generation). Caller holds
+        the mutex and has refreshed."""
+        if table == "meta":
+            return (self._middleware.read() or {}).get("meta", {})
+        gen = self._gen(table)
+        cached = self._tables.get(table)
+        if cached is not None and cached[0] == gen:
+            return cached[1]
+        if gen == 0:
+            data: dict[str, Doc] = {}
+        else:
+            try:
+                raw = AtomicJSONStorage(self._table_path(table, gen)).read()
+            except StoreError:
+                raise
+            if raw is None:
+                raise StoreError(f"{self._table_path(table, gen)}: table file missing; "
+                                 "the store was damaged outside newswatch")
+            data = raw.get(table, {})
+        self._tables[table] = (gen, data)
+        return data
+
     def get(self, table: str, key: str) -> Doc | None:
         with self._mutex:
             self._refresh()
-            doc = self._db.table(table).get(doc_id=key)
+            doc = self._raw(table).get(key)
             return dict(doc) if doc is not None else None
 
     def get_many(self, table: str, keys: Iterable[str]) -> dict[str, Doc]:
         with self._mutex:
             self._refresh()
-            tbl = self._db.table(table)
-            found: dict[str, Doc] = {}
-            for key in keys:
-                doc = tbl.get(doc_id=key)
-                if doc is not None:
-                    found[key] = dict(doc)
-            return found
+            raw = self._raw(table)
+            return {key: dict(raw[key]) for key in keys if key in raw}
 
     def items(self, table: str) -> list[tuple[str, Mapping[str, Any]]]:
         """Every (key, document) of a table, without copying: treat them as read-only.
@@ -195,13 +226,12 @@ class Store:
         so what this returns stays a consistent snapshot."""
         with self._mutex:
             self._refresh()
-            raw = self._middleware.read() or {}
-            return list(raw.get(table, {}).items())
+            return list(self._raw(table).items())
 
     def count(self, table: str) -> int:
         with self._mutex:
             self._refresh()
-            return len(self._db.table(table))
+            return len(self._raw(table))
 
     def texts(self, keys: Iterable[str]) -> dict[str, str]:
         """Full texts of the given story ids (missing ones are left out)."""
@@ -217,6 +247,8 @@ class Store:
 
     def disk_bytes(self) -> int:
         size = self.path.stat().st_size if self.path.exists() else 0
+        if self._tables_dir.is_dir():
+            size += sum(p.stat().st_size for p in self._tables_dir.glob("*.json"))
         return size + self._segments.disk_bytes()
 
     # ----------------------------------------------------------------- writes
@@ -258,17 +290,30 @@ class Store:
                     continue
                 stories[sid] = doc
             doc["text"] = list(ref)
+        new_tables: dict[str, tuple[int, dict[str, Doc]]] = {}
+        for name, changes in list(tx.staged.items()):
+            if name == "meta" or not changes:
+                continue
+            data = dict(self._raw(name))
+            for key, doc in changes.items():
+                if doc is None:
+                    data.pop(key, None)
+                else:
+                    data[key] = doc
+            gen = self._gen(name) + 1
+            self._tables_dir.mkdir(parents=True, exist_ok=True)
+            AtomicJSONStorage(self._table_path(name, gen)).write({name: data})
+            tx.put("meta", f"table:{name}", {"gen": gen})
+            new_tables[name] = (gen, data)
         try:
-            for name, changes in tx.staged.items():
-                if not changes:
-                    continue
-                table = self._db.table(name)
-                existing = [k for k in changes if table.contains(doc_id=k)]
-                if existing:
-                    table.remove(doc_ids=existing)
-                docs = [Document(doc, doc_id=k) for k, doc in changes.items() if doc is not None]
-                if docs:
-                    table.insert_multiple(docs)
+            changes = tx.staged.get("meta", {})
+            table = self._db.table("meta")
+            existing = [k for k in changes if table.contains(doc_id=k)]
+            if existing:
+                table.remove(doc_ids=existing)
+            docs = [Document(doc, doc_id=k) for k, doc in changes.items() if doc is not None]
+            if docs:
+                table.insert_multiple(docs)
             self._middleware.flush()
         except BaseException:
             # Memory may now be ahead of the file: forget it and re-read on next access.
@@ -276,9 +321,20 @@ class Store:
             self._db.clear_cache()
             self._signature = None
             raise
+        self._tables.update(new_tables)
+        for name, (gen, _) in new_tables.items():
+            self._prune(name, keep_from=gen - 1)
         self._signature = self._stat_signature()
         for name, gen in written.items():
             self._blobs.prune(name, keep_from=gen - 1)
+
+
+    def _prune(self, table: str, keep_from: int) -> None:
+        for path in self._tables_dir.glob(f"{table}.*.json"):
+            gen = path.name[len(table) + 1:-5]
+            if gen.isdigit() and int(gen) < keep_from:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 class Transaction:
@@ -299,7 +355,7 @@ class Transaction:
         if key in changes:
             doc = changes[key]
             return dict(doc) if doc is not None else None
-        doc = self._store._db.table(table).get(doc_id=key)
+        doc = self._store._raw(table).get(key)
         return dict(doc) if doc is not None else None
 
     def put(self, table: str, key: str, doc: Doc) -> None:

@@ -61,41 +61,41 @@ class DeskView:
     stories: list[StoryRowView]
 
 
-def cluster_key(story_id: str, doc: Mapping[str, Any]) -> str:
-    return doc.get("cluster") or story_id
-
-
-def load_desk(store: Store) -> DeskView:
-    stories = dict(store.items(STORIES))
+def load_alert_groups(store: Store) -> list[AlertGroup]:
+    """Alert groups from the alerts table alone (alerts carry their story's header), so
+    the desk's first screen does not wait for 100k stories to load."""
     groups: dict[str, AlertGroup] = {}
     for aid, doc in store.items(ALERTS):
         if doc.get("retired"):
             continue
-        story = stories.get(doc["story"])
-        if story is None:
-            continue
-        ckey = cluster_key(doc["story"], story)
+        ckey = doc.get("cluster") or doc["story"]
         gkey = f"{ckey}\0{doc['watchlist']}\0{doc['rule']}"
         group = groups.get(gkey)
         if group is None:
             group = groups[gkey] = AlertGroup(
                 gkey, doc["watchlist"], doc["rule"], doc.get("severity", "medium"),
-                doc["created"], doc["story"], story.get("title", ""), ckey, acknowledged=True)
+                doc["created"], doc["story"], doc.get("title") or "", ckey, acknowledged=True)
         elif doc["created"] > group.created:
             group.created, group.story_id = doc["created"], doc["story"]
-            group.title = story.get("title", "")
+            group.title = doc.get("title") or ""
         group.alert_ids.append(aid)
-        group.sources.add(story.get("source", ""))
+        group.sources.add(doc.get("source") or "")
         if not doc.get("read"):
             group.unread += 1
         group.acknowledged = group.acknowledged and bool(doc.get("ack"))
-    alerts = sorted(groups.values(), key=lambda g: (g.created, SEVERITY_RANK.get(g.severity, 0)),
-                    reverse=True)
+    return sorted(groups.values(), key=lambda g: (g.created, SEVERITY_RANK.get(g.severity, 0)),
+                  reverse=True)
+
+
+def load_desk(store: Store, alerts: list[AlertGroup] | None = None) -> DeskView:
+    stories = dict(store.items(STORIES))
     story_rows = [StoryRowView(sid, d.get("title", ""), d.get("source", ""),
-                               d.get("published") or d.get("fetched") or "", cluster_key(sid, d))
+                               d.get("published") or d.get("fetched") or "",
+                               d.get("cluster") or sid)
                   for sid, d in stories.items()]
     story_rows.sort(key=lambda r: r.when, reverse=True)
-    return DeskView(alerts, load_clusters(store, stories), story_rows)
+    groups = alerts if alerts is not None else load_alert_groups(store)
+    return DeskView(groups, load_clusters(store, stories), story_rows)
 
 
 def load_clusters(store: Store, stories: Mapping[str, Mapping[str, Any]] | None = None
