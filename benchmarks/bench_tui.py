@@ -81,8 +81,12 @@ async def measure(db: Path) -> list[tuple[str, str]]:
             await pilot.pause(0.01)
         first = time.perf_counter() - start
         rows.append(("first screen with alert rows (app start → rows drawn)", f"{first:.2f} s"))
-        rows.append(("  alert groups / stories loaded",
-                     f"{len(alerts.rows):,} / {len(app.view.stories):,}"))
+        rows.append(("  alert groups on it", f"{len(alerts.rows):,}"))
+        t = time.perf_counter()
+        while app.view.stories is None:
+            await pilot.pause(0.01)
+        rows.append(("then clusters + stories panes filled (in the background)",
+                     f"+{time.perf_counter() - t:.2f} s ({len(app.view.stories):,} stories)"))
         t = time.perf_counter()
         for _ in range(200):
             await pilot.press("j")
@@ -103,6 +107,27 @@ async def measure(db: Path) -> list[tuple[str, str]]:
     return rows
 
 
+async def pilot_baseline() -> float:
+    """Pilot's own cost per key press, on an app that does nothing with it."""
+    from textual.app import App
+    from textual.widgets import Static
+
+    class Empty(App[None]):
+        BINDINGS = [("j", "noop", "")]
+
+        def action_noop(self) -> None:
+            pass
+
+        def compose(self):  # noqa: ANN202
+            yield Static("x")
+
+    async with Empty().run_test(size=(140, 40)) as pilot:
+        t = time.perf_counter()
+        for _ in range(100):
+            await pilot.press("j")
+        return (time.perf_counter() - t) * 10
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stories", type=int, default=100_000)
@@ -116,11 +141,14 @@ def main() -> None:
         rows = [(f"build store: {args.stories:,} stories, {args.alerts:,} alerts",
                  f"{built:.1f} s")]
         rows += asyncio.run(measure(db))
+        rows.append(("  (Pilot's own cost per key press on an empty app)",
+                     f"{asyncio.run(pilot_baseline()):.1f} ms/press"))
         rows.append(("metadata file", f"{db.stat().st_size / 1e6:.0f} MB"))
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:{width}}  {value}")
-    print("target: first screen <= 1.5 s; moves without visible lag (< 50 ms)")
+    print("target: first screen <= 1.5 s; moves without visible lag. Times start at "
+          "make_app (Python start and imports, ~0.4 s, come before).")
 
 
 if __name__ == "__main__":

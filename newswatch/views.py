@@ -57,8 +57,8 @@ class StoryRowView:
 @dataclass(slots=True)
 class DeskView:
     alerts: list[AlertGroup]
-    clusters: list[ClusterView]
-    stories: list[StoryRowView]
+    clusters: list[ClusterView] | None  # None: not loaded yet (the alerts come first)
+    stories: list[StoryRowView] | None
 
 
 def load_alert_groups(store: Store) -> list[AlertGroup]:

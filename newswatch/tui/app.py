@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -31,11 +32,12 @@ from newswatch.tui.palette import DeskCommands
 from newswatch.tui.reader import Reader, StoryDetail
 from newswatch.tui.rowlist import Column, Row, RowList
 from newswatch.tui.screens import EditorScreen, HelpScreen
-from newswatch.views import CLUSTERS, AlertGroup, DeskView, load_desk
+from newswatch.views import CLUSTERS, AlertGroup, DeskView, load_alert_groups, load_desk
 from newswatch.watching import ensure_current
 
 PANES = ["alerts", "clusters", "stories"]
 MAX_TOASTS = 5
+PREVIEW_DELAY_S = 0.12  # the reader follows the cursor after it rests this long
 
 
 class NewswatchApp(App[None]):
@@ -84,7 +86,8 @@ class NewswatchApp(App[None]):
         self.poller = poller
         self.store: Store = poller.store
         self.autopoll = autopoll
-        self.view = DeskView([], [], [])
+        self.view = DeskView([], None, None)
+        self._preview_timer: Timer | None = None
         self.groups: dict[str, AlertGroup] = {}
         self.load_seconds: float | None = None
         self.search_ids: set[str] | None = None
@@ -97,8 +100,9 @@ class NewswatchApp(App[None]):
             with TabbedContent(id="panes", initial="alerts"):
                 with TabPane("Alerts", id="alerts"):
                     yield RowList([Column("when", 11), Column("severity", 8),
-                                   Column("rule", 22), Column("src", 4),
-                                   Column("headline")], id="alert-list")
+                                   Column("rule", 22), Column("stories", 7),
+                                   Column("src", 4), Column("headline")],
+                                  id="alert-list")
                 with TabPane("Clusters", id="clusters"):
                     yield RowList([Column("last update", 11), Column("size", 4),
                                    Column("sources", 16), Column("event")], id="cluster-list")
@@ -124,8 +128,21 @@ class NewswatchApp(App[None]):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_desk(self) -> None:
         start = time.perf_counter()
-        view = load_desk(self.store)
-        if not get_current_worker().is_cancelled:  # a newer load replaced this one
+        worker = get_current_worker()
+        # alerts first (their own small table): the first screen does not wait for stories
+        groups = load_alert_groups(self.store)
+        if worker.is_cancelled:  # a newer load replaced this one
+            return
+        self.post_message(self.DeskLoaded(DeskView(groups, None, None),
+                                          time.perf_counter() - start))
+
+    @work(thread=True, exclusive=True, group="load-rest", exit_on_error=False)
+    def load_rest(self, groups: list[AlertGroup]) -> None:
+        """Clusters and stories, started after the alerts are on screen (a worker thread
+        holding the GIL before the first paint would delay it)."""
+        start = time.perf_counter()
+        view = load_desk(self.store, groups)
+        if not get_current_worker().is_cancelled:
             self.post_message(self.DeskLoaded(view, time.perf_counter() - start))
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
@@ -149,7 +166,7 @@ class NewswatchApp(App[None]):
         set_flags(self.store, alert_ids, read=read, ack=ack)
 
     @work(thread=True, exclusive=True, group="story", exit_on_error=False)
-    def load_story(self, story_id: str) -> None:
+    def load_story(self, story_id: str, mark_read: bool = False) -> None:
         story = get_story(self.store, story_id)
         if story is None:
             return
@@ -165,7 +182,8 @@ class NewswatchApp(App[None]):
                 siblings.append((sid, sdoc.get("source", ""), sdoc.get("title", "")))
         if get_current_worker().is_cancelled:  # the cursor moved on: don't show or mark it
             return
-        set_flags(self.store, [a.id for a in alerts if not a.read], read=True)
+        if mark_read:  # only an explicit open marks read: a commit per cursor move would lag
+            set_flags(self.store, [a.id for a in alerts if not a.read], read=True)
         self.post_message(self.StoryLoaded(StoryDetail(story, alerts, siblings)))
 
     @work(thread=True, exclusive=True, group="rematch", exit_on_error=False)
@@ -192,23 +210,28 @@ class NewswatchApp(App[None]):
     def on_newswatch_app_desk_loaded(self, message: DeskLoaded) -> None:
         if not self.is_running:  # shutting down: the widgets may already be gone
             return
-        self.view = message.view
-        self.load_seconds = message.seconds
-        self.groups = {g.key: g for g in message.view.alerts}
-        self.query_one("#alert-list", RowList).set_rows([
-            Row(g.key, (_short(g.created), g.severity, f"{g.rule}", str(len(g.sources)),
-                        g.title), style=g.severity, dim=g.acknowledged,
-                bold=g.unread > 0 and not g.acknowledged)
-            for g in message.view.alerts])
-        self.query_one("#cluster-list", RowList).set_rows([
-            Row(c.id, (_short(c.last_seen), str(c.size), ", ".join(c.sources), c.label))
-            for c in message.view.clusters])
-        self._fill_stories()
+        view = message.view
+        if view.clusters is None or view.stories is None:  # first phase: alerts only
+            self.view = DeskView(view.alerts, self.view.clusters, self.view.stories)
+            self.load_seconds = message.seconds
+            self.groups = {g.key: g for g in view.alerts}
+            self.query_one("#alert-list", RowList).set_rows([
+                Row(g.key, (_short(g.created), g.severity, g.rule, str(len(g.alert_ids)),
+                            str(len(g.sources)), g.title), style=g.severity,
+                    dim=g.acknowledged, bold=g.unread > 0 and not g.acknowledged)
+                for g in view.alerts])
+            self.call_after_refresh(self.load_rest, view.alerts)
+        else:
+            self.view = view
+            self.query_one("#cluster-list", RowList).set_rows([
+                Row(c.id, (_short(c.last_seen), str(c.size), ", ".join(c.sources), c.label))
+                for c in view.clusters])
+            self._fill_stories()
         self._update_status()
 
     def _fill_stories(self) -> None:
         ids = self.search_ids
-        rows = [Row(s.id, (_short(s.when), s.source, s.title)) for s in self.view.stories
+        rows = [Row(s.id, (_short(s.when), s.source, s.title)) for s in self.view.stories or []
                 if ids is None or s.id in ids]
         self.query_one("#story-list", RowList).set_rows(rows)
 
@@ -217,7 +240,7 @@ class NewswatchApp(App[None]):
             return
         self.search_ids = ids
         self._fill_stories()
-        count = len(ids) if ids is not None else len(self.view.stories)
+        count = len(ids) if ids is not None else len(self.view.stories or [])
         self.notify(f"{count} stor{'y' if count == 1 else 'ies'}", timeout=2)
 
     def on_newswatch_app_polled(self, message: Polled) -> None:
@@ -248,25 +271,31 @@ class NewswatchApp(App[None]):
 
     @on(RowList.Highlighted)
     def _row_highlighted(self, event: RowList.Highlighted) -> None:
-        if event.rowlist.has_focus:
-            self._open(event.rowlist, event.key)
+        """Show the row's story once the cursor rests, so holding j stays smooth."""
+        if not event.rowlist.has_focus:
+            return
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        rowlist, key = event.rowlist, event.key
+        self._preview_timer = self.set_timer(PREVIEW_DELAY_S,
+                                             lambda: self._open(rowlist, key))
 
     @on(RowList.Selected)
     def _row_selected(self, event: RowList.Selected) -> None:
-        self._open(event.rowlist, event.key)
+        self._open(event.rowlist, event.key, mark_read=True)
         self.query_one("#reader", Reader).focus()
 
-    def _open(self, rowlist: RowList, key: str) -> None:
+    def _open(self, rowlist: RowList, key: str, mark_read: bool = False) -> None:
         if rowlist.id == "alert-list":
             group = self.groups.get(key)
             if group is not None:
-                self.load_story(group.story_id)
+                self.load_story(group.story_id, mark_read)
         elif rowlist.id == "cluster-list":
-            cluster = next((c for c in self.view.clusters if c.id == key), None)
+            cluster = next((c for c in self.view.clusters or [] if c.id == key), None)
             if cluster and cluster.story_ids:
-                self.load_story(cluster.story_ids[-1])
+                self.load_story(cluster.story_ids[-1], mark_read)
         else:
-            self.load_story(key)
+            self.load_story(key, mark_read)
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self, event: Input.Submitted) -> None:
@@ -381,7 +410,8 @@ class NewswatchApp(App[None]):
         if failing:
             parts.append("failing: " + ", ".join(f"{s.spec.name} ({s.last_error})"
                                                  for s in failing[:3]))
-        parts.append(f"{len(self.view.stories)} stories · {len(self.view.alerts)} alert groups")
+        stories = "…" if self.view.stories is None else str(len(self.view.stories))
+        parts.append(f"{stories} stories · {len(self.view.alerts)} alert groups")
         self.query_one("#status", Static).update("  ·  ".join(parts))
 
 

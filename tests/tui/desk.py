@@ -66,16 +66,23 @@ def rows(app: NewswatchApp, list_id: str) -> list[Row]:
     return app.query_one(f"#{list_id}", RowList).rows
 
 
+# the cells of an alert row, left to right
+WHEN, SEVERITY, RULE, STORY_COUNT, SOURCE_COUNT, HEADLINE = range(6)
+
+
 def alert_rules(app: NewswatchApp) -> list[str]:
     """The rule column of every alert row, top to bottom."""
-    return [row.cells[2] for row in rows(app, "alert-list")]
+    return [row.cells[RULE] for row in rows(app, "alert-list")]
 
 
-def find_alert_row(app: NewswatchApp, rule: str, headline: str) -> int:
-    for index, row in enumerate(rows(app, "alert-list")):
-        if row.cells[2] == rule and row.cells[4].startswith(headline):
-            return index
-    raise AssertionError(f"no alert row for {rule!r} on {headline!r}")
+def find_alert_row(app: NewswatchApp, rule: str) -> int:
+    """The index of the one alert row of ``rule``: the seeds are one event, and the desk
+    shows one row per event and rule."""
+    found = [index for index, row in enumerate(rows(app, "alert-list"))
+             if row.cells[RULE] == rule]
+    if len(found) != 1:
+        raise AssertionError(f"{len(found)} alert rows for {rule!r}, wanted exactly one")
+    return found[0]
 
 
 def toasts(app: NewswatchApp) -> list[tuple[str, str]]:

@@ -21,14 +21,21 @@ from newswatch.alerts import ALERTS  # noqa: E402
 from newswatch.config import Settings  # noqa: E402
 from newswatch.sources import SourceSpec  # noqa: E402
 from newswatch.store import Store  # noqa: E402
+from newswatch.stories import STORIES  # noqa: E402
 from newswatch.tui.reader import Reader  # noqa: E402
 from newswatch.tui.rowlist import RowList  # noqa: E402
 from newswatch.tui.screens import EditorScreen, HelpScreen  # noqa: E402
 from tests.feedserver import FeedServer, rss_feed  # noqa: E402
 from tests.tui.desk import (  # noqa: E402
+    HEADLINE,
     REPO,
+    RULE,
+    SEVERITY,
     SIZE,
+    SOURCE_COUNT,
+    STORY_COUNT,
     TRUMP_PUTIN,
+    WHEN,
     WHITE_HOUSE,
     alert_rules,
     find_alert_row,
@@ -46,6 +53,23 @@ def stored_alerts(db: Path) -> dict[str, dict]:
         return {key: dict(doc) for key, doc in store.items(ALERTS)}
 
 
+def stored_stories(db: Path) -> dict[str, dict]:
+    with Store(db) as store:
+        return {key: dict(doc) for key, doc in store.items(STORIES)}
+
+
+def newest_titles(db: Path, alert_ids: list[str]) -> set[str]:
+    """Titles of the stories that carry an alert group's newest alert: its headline is one.
+
+    (Both seeds are ingested in one commit, so their alerts share one time stamp.)"""
+    with Store(db) as store:
+        alerts = store.get_many(ALERTS, alert_ids)
+        newest = max(doc["created"] for doc in alerts.values())
+        stories = store.get_many(STORIES, {doc["story"] for doc in alerts.values()
+                                           if doc["created"] == newest})
+    return {doc["title"] for doc in stories.values()}
+
+
 def reader(app) -> Reader:  # noqa: ANN001
     return app.query_one("#reader", Reader)
 
@@ -53,6 +77,29 @@ def reader(app) -> Reader:  # noqa: ANN001
 def reader_title(app) -> str | None:  # noqa: ANN001
     detail = reader(app).detail
     return detail.story.title if detail is not None else None
+
+
+def reader_story(app) -> str | None:  # noqa: ANN001
+    detail = reader(app).detail
+    return detail.story.id if detail is not None else None
+
+
+def assert_reader_shows_the_event(app, stories: dict[str, dict]) -> None:  # noqa: ANN001
+    """The reader shows one seed of the event and lists the other seed as the same event."""
+    detail = reader(app).detail
+    assert detail is not None
+    assert set(stories) == {detail.story.id, *(sid for sid, _, _ in detail.siblings)}
+    (other,) = (sid for sid in stories if sid != detail.story.id)
+    assert detail.story.cluster_id == stories[other]["cluster"]
+    assert detail.siblings == [(other, "seeds", stories[other]["title"])]
+    listed = app.query_one("#reader-body", Static).content.renderables[-1].plain
+    assert listed == f"\nSame event, 1 other story:\n  • seeds: {stories[other]['title']}\n"
+
+
+def white_house_rows(app) -> list[tuple[str, ...]]:  # noqa: ANN001
+    """(severity, rule, stories, src) of the alert rows of the added white-house rule."""
+    return [row.cells[SEVERITY:HEADLINE] for row in rows(app, "alert-list")
+            if row.cells[RULE] == "white-house"]
 
 
 # ---------------------------------------------------------------------- first start
@@ -66,26 +113,45 @@ def test_first_start_ingests_the_seeds_and_lists_their_alerts(tmp_path: Path) ->
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: {"ceasefire", "prisoner-exchange"}
                              <= set(alert_rules(app)), "alert rows from the seeds")
+            stories = stored_stories(settings.db)
+            assert len(stories) == 2
+            (event,) = {doc["cluster"] for doc in stories.values()}  # one event, one cluster
             alert_rows = rows(app, "alert-list")
+            # one row per rule for the event, not one per seed story
+            assert len(alert_rules(app)) == len(set(alert_rules(app)))
+            assert {app.groups[r.key].cluster_key for r in alert_rows} == {event}
             for rule in ("ceasefire", "prisoner-exchange"):
-                matched = [r for r in alert_rows if r.cells[2] == rule]
-                # one row per seed story: both report the ceasefire and the prisoner swap
-                assert len(matched) == 2, rule
-                assert {r.cells[1] for r in matched} == {"high"}
-                assert {r.style for r in matched} == {"high"}
-                assert {r.cells[3] for r in matched} == {"1"}  # one source each
-                assert any(r.cells[4] == TRUMP_PUTIN for r in matched)
-                assert any(r.cells[4].startswith(WHITE_HOUSE) for r in matched)
-                assert all(re.fullmatch(r"\d\d-\d\d \d\d:\d\d", r.cells[0]) for r in matched)
+                row = alert_rows[find_alert_row(app, rule)]
+                # both seeds report the ceasefire and the prisoner swap, from one source
+                assert row.cells[SEVERITY:HEADLINE] == ("high", rule, "2", "1")
+                assert row.style == "high"
+                group = app.groups[row.key]
+                assert {stored_alerts(settings.db)[a]["story"] for a in group.alert_ids} \
+                    == set(stories)
+                assert row.cells[HEADLINE] in newest_titles(settings.db, group.alert_ids)
+                assert row.cells[HEADLINE] == stories[group.story_id]["title"]
+                assert re.fullmatch(r"\d\d-\d\d \d\d:\d\d", row.cells[WHEN])
+            # only the Trump–Putin story mentions the Zaporizhzhia plant
+            nuclear = alert_rows[find_alert_row(app, "zaporizhzhia-nuclear")]
+            assert nuclear.cells[SEVERITY:] == ("critical", "zaporizhzhia-nuclear", "1", "1",
+                                                TRUMP_PUTIN)
             assert not any(r.dim for r in alert_rows)
+            # the Clusters pane: the one event, both seeds, under the real headline
+            (cluster,) = rows(app, "cluster-list")
+            assert cluster.key == event
+            assert cluster.cells[1:] == ("2", "seeds", TRUMP_PUTIN)
+            assert re.fullmatch(r"\d\d-\d\d \d\d:\d\d", cluster.cells[0])
             titles = [r.cells[2] for r in rows(app, "story-list")]
             assert len(titles) == 2 and TRUMP_PUTIN in titles
             assert any(t.startswith(WHITE_HOUSE) for t in titles)
             status = str(app.query_one("#status", Static).content)
             assert "1/1 sources ok" in status and "2 stories" in status
+            assert f"{len(alert_rows)} alert groups" in status
             # the alert list has the focus and its first row is already in the reader
             assert app.focused is app.query_one("#alert-list")
-            await wait_until(pilot, lambda: reader_title(app) is not None, "the reader")
+            first = app.groups[alert_rows[0].key]
+            await wait_until(pilot, lambda: reader_story(app) == first.story_id, "the reader")
+            assert_reader_shows_the_event(app, stories)
         with Store(settings.db) as store:
             assert store.count("stories") == 2
 
@@ -118,12 +184,17 @@ def test_keys_move_the_cursor_switch_panes_and_open_the_reader(tmp_path: Path) -
             await pilot.press("g")
             assert alerts.cursor == 0
 
-            # moving the cursor shows the highlighted alert's story in the reader
-            target = find_alert_row(app, "ceasefire", WHITE_HOUSE)
-            for _ in range(target):
+            # moving the cursor shows the highlighted alert's story in the reader, and the
+            # reader lists the other seed as the same event
+            stories = stored_stories(settings.db)
+            for _ in range(find_alert_row(app, "ceasefire")):
                 await pilot.press("j")
-            await wait_until(pilot, lambda: (reader_title(app) or "").startswith(WHITE_HOUSE),
-                             "the White House story in the reader")
+            assert alerts.rows[alerts.cursor].cells[RULE] == "ceasefire"
+            truce = app.groups[alerts.cursor_key]
+            await wait_until(pilot, lambda: reader_story(app) == truce.story_id,
+                             "the ceasefire alert's story in the reader")
+            assert reader_title(app) == alerts.rows[alerts.cursor].cells[HEADLINE]
+            assert_reader_shows_the_event(app, stories)
 
             # tab cycles Alerts → Clusters → Stories → Reader → Alerts; shift+tab goes back
             seen = []
@@ -137,14 +208,30 @@ def test_keys_move_the_cursor_switch_panes_and_open_the_reader(tmp_path: Path) -
             await pilot.press("shift+tab")
             assert (app.focused.id, tabs.active) == ("story-list", "stories")
 
-            # enter on an alert opens its story in the reader, with the matches highlighted
-            await pilot.press("tab", "tab")
-            assert app.focused is alerts
-            alerts.move_to(rows(app, "alert-list")[
-                find_alert_row(app, "prisoner-exchange", TRUMP_PUTIN)].key)
+            # enter in the stories pane opens that story: the seed the prisoner-exchange
+            # row does not show, so that opening the alert below changes the reader
+            swap_row = rows(app, "alert-list")[find_alert_row(app, "prisoner-exchange")]
+            swap_group = app.groups[swap_row.key]
+            story_rows = rows(app, "story-list")
+            other = next(r for r in story_rows if r.key != swap_group.story_id)
+            app.query_one("#story-list", RowList).move_to(other.key)
             await pilot.press("enter")
             assert app.focused is reader(app)
-            await wait_until(pilot, lambda: reader_title(app) == TRUMP_PUTIN, "the reader")
+            await wait_until(pilot, lambda: reader_story(app) == other.key,
+                             "the other seed in the reader")
+            assert reader_title(app) == other.cells[2]
+            assert_reader_shows_the_event(app, stories)
+
+            # enter on an alert opens its story in the reader, with the matches highlighted
+            await pilot.press("tab")  # from the reader back to the alerts
+            assert app.focused is alerts
+            alerts.move_to(swap_row.key)
+            await pilot.press("enter")
+            assert app.focused is reader(app)
+            await wait_until(pilot, lambda: reader_story(app) == swap_group.story_id,
+                             "the prisoner-exchange alert's story in the reader")
+            assert reader_title(app) == swap_row.cells[HEADLINE]
+            assert_reader_shows_the_event(app, stories)
             detail = reader(app).detail
             assert detail is not None and detail.story.text
             rules = {a.rule for a in detail.alerts}
@@ -158,7 +245,10 @@ def test_keys_move_the_cursor_switch_panes_and_open_the_reader(tmp_path: Path) -
             assert any("prisoners" in s.text for s in swap.matches)
             # the reader draws each matched span underlined in its rule's colour
             body = app.query_one("#reader-body", Static).content
-            title_text, text = body.renderables[0], body.renderables[-1]
+            # title, source line, rules, entities, a blank line, the text, the same event
+            assert len(body.renderables) == 7
+            title_text, text = body.renderables[0], body.renderables[5]
+            assert text.plain == detail.story.text
             styled = [(s.start, s.end) for s in title_text.spans + text.spans
                       if "underline" in str(s.style)]
             wanted = {(s.start, s.end) for a in detail.alerts for s in a.matches}
@@ -172,17 +262,6 @@ def test_keys_move_the_cursor_switch_panes_and_open_the_reader(tmp_path: Path) -
             # opening the story marked its alerts read in the store
             stored = stored_alerts(settings.db)
             assert all(stored[a.id].get("read") for a in detail.alerts)
-
-            # enter in the stories pane opens that story
-            await pilot.press("shift+tab")
-            assert app.focused.id == "story-list"
-            story_rows = rows(app, "story-list")
-            other = next(i for i, r in enumerate(story_rows) if r.cells[2] != TRUMP_PUTIN)
-            app.query_one("#story-list", RowList).move_to(story_rows[other].key)
-            await pilot.press("enter")
-            assert app.focused is reader(app)
-            await wait_until(pilot, lambda: (reader_title(app) or "").startswith(WHITE_HOUSE),
-                             "the other story in the reader")
 
     run(scenario)
 
@@ -290,14 +369,19 @@ def test_m_acknowledges_an_alert_group_and_it_survives_a_restart(tmp_path: Path)
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: "ceasefire" in alert_rules(app), "alert rows")
             alerts = app.query_one("#alert-list", RowList)
-            index = find_alert_row(app, "ceasefire", TRUMP_PUTIN)
+            index = find_alert_row(app, "ceasefire")
             alerts.move_to(rows(app, "alert-list")[index].key)
             await pilot.pause()
             key = alerts.cursor_key
-            group = app.groups[key]
-            ids = set(group.alert_ids)
-            assert ids
-            assert not any(stored_alerts(settings.db)[a].get("ack") for a in ids)
+            row = alerts.rows[alerts.cursor]
+            assert (row.cells[RULE], row.cells[STORY_COUNT], row.cells[SOURCE_COUNT]) \
+                == ("ceasefire", "2", "1")
+            ids = set(app.groups[key].alert_ids)
+            # the one row stands for the ceasefire alert of each seed
+            stored = stored_alerts(settings.db)
+            assert ids == {aid for aid, doc in stored.items() if doc["rule"] == "ceasefire"}
+            assert sorted(stored[a]["story"] for a in ids) == sorted(stored_stories(settings.db))
+            assert not any(stored[a].get("ack") for a in ids)
 
             await pilot.press("m")
             stored = stored_alerts(settings.db)
@@ -386,11 +470,13 @@ def test_editor_rejects_an_invalid_watchlist_then_saves_a_fix_and_rematches(
             await wait_until(pilot, lambda: app.screen is app.default_screen,
                              "the editor to close")
             assert path.read_text(encoding="utf-8") == fixed
-            await wait_until(pilot, lambda: alert_rules(app).count("white-house") == 2,
-                             "white-house alert rows after the rematch")
+            # both seeds name the White House: two new alerts, one row for the event
+            await wait_until(pilot, lambda: white_house_rows(app) == [
+                ("low", "white-house", "2", "1")], "the white-house row after the rematch")
             assert any(m.startswith("Watchlists reloaded: 2 new") for _, m in toasts(app))
         stored = stored_alerts(settings.db)
-        assert sum(d["rule"] == "white-house" for d in stored.values()) == 2
+        assert sorted(d["story"] for d in stored.values() if d["rule"] == "white-house") \
+            == sorted(stored_stories(settings.db))
 
     run(scenario)
 
@@ -455,7 +541,7 @@ def test_poll_now_picks_up_a_new_matching_item_and_toasts_it(
             await wait_until(pilot, lambda: alert_rules(app) == ["truce"],
                              "the new alert row", tries=200)
             (row,) = rows(app, "alert-list")
-            assert row.cells[1:] == ("high", "truce", "1", NEWS["title"])
+            assert row.cells[SEVERITY:] == ("high", "truce", "1", "1", NEWS["title"])
             assert ("high: live/truce", NEWS["title"]) in toasts(app)
             assert {r.cells[2] for r in rows(app, "story-list")} == {QUIET["title"],
                                                                       NEWS["title"]}
@@ -499,9 +585,13 @@ def test_a_watchlist_edited_outside_the_app_is_reloaded_and_rematched(
             await wait_until(pilot, lambda: "ceasefire" in alert_rules(app), "alert rows")
             path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + "\n"
                             + WHITE_HOUSE_RULE, encoding="utf-8")
-            # the desk checks the watchlist files every 2 s
-            await wait_until(pilot, lambda: alert_rules(app).count("white-house") == 2,
-                             "white-house alert rows", tries=120)
+            # the desk checks the watchlist files every 2 s; both seeds name the White
+            # House, and they are one event: one row of two stories
+            await wait_until(pilot, lambda: white_house_rows(app) == [
+                ("low", "white-house", "2", "1")], "the white-house row", tries=120)
+        stored = stored_alerts(settings.db)
+        assert sorted(d["story"] for d in stored.values() if d["rule"] == "white-house") \
+            == sorted(stored_stories(settings.db))
 
     run(scenario)
 

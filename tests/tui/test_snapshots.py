@@ -17,6 +17,7 @@ from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import TextArea  # noqa: E402
 
 from newswatch import pipeline, watching  # noqa: E402
+from newswatch.clusters import CLUSTERS, ClusterService  # noqa: E402
 from newswatch.config import Settings  # noqa: E402
 from newswatch.pipeline import ingest  # noqa: E402
 from newswatch.poller import Poller  # noqa: E402
@@ -24,11 +25,11 @@ from newswatch.sources import SourceSpec  # noqa: E402
 from newswatch.store import Store  # noqa: E402
 from newswatch.tui.app import NewswatchApp, make_app  # noqa: E402
 from newswatch.tui.reader import Reader  # noqa: E402
+from newswatch.tui.rowlist import RowList  # noqa: E402
 from newswatch.tui.screens import EditorScreen, HelpScreen  # noqa: E402
 from newswatch.watching import Watcher, load_watchset  # noqa: E402
 from tests.tui.desk import (  # noqa: E402
     SIZE,
-    TRUMP_PUTIN,
     copy_inputs,
     find_alert_row,
     rows,
@@ -40,7 +41,8 @@ FIXED_NOW = "2025-03-18T21:05:00Z"
 
 @pytest.fixture
 def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NewswatchApp:
-    """The seeds ingested at FIXED_NOW into a fresh store; an app that never polls."""
+    """The seeds ingested and clustered at FIXED_NOW into a fresh store, as the poller
+    does it; an app that never polls."""
     monkeypatch.chdir(tmp_path)  # the editor's title shows watchlists/ukraine-peace.yaml
     for module in (pipeline, watching):
         monkeypatch.setattr(module, "utc_now", lambda: FIXED_NOW)
@@ -55,8 +57,9 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NewswatchApp:
                         sources=(SourceSpec(name="seeds", path=Path("seeds")),))
     store = Store(settings.db)
     report = ingest(store, settings.sources,
-                    Watcher(load_watchset(list(settings.watchlists), store)))
+                    Watcher(load_watchset(list(settings.watchlists), store)), ClusterService())
     assert report.alerts.new and not any(s.error for s in report.sources)
+    assert report.clusters.assigned == 2 and store.count(CLUSTERS) == 1  # one event
     return make_app(Poller(settings, store), autopoll=False)
 
 
@@ -76,12 +79,16 @@ def test_reader_open(snap_compare, desk: NewswatchApp) -> None:
     async def open_story(pilot: Pilot) -> None:
         await desk_ready(pilot)
         app = pilot.app
-        for _ in range(find_alert_row(app, "prisoner-exchange", TRUMP_PUTIN)):
+        for _ in range(find_alert_row(app, "prisoner-exchange")):
             await pilot.press("j")
+        group = app.groups[app.query_one("#alert-list", RowList).cursor_key]
         await pilot.press("enter")
         reader = app.query_one("#reader", Reader)
+        # the event's story, with the other seed listed under it
         await wait_until(pilot, lambda: app.focused is reader and reader.detail is not None
-                         and reader.detail.story.title == TRUMP_PUTIN, "the story")
+                         and reader.detail.story.id == group.story_id
+                         and len(reader.detail.siblings) == 1
+                         and not app._worker_running("story"), "the story")
 
     assert snap_compare(desk, terminal_size=SIZE, run_before=open_story)
 
