@@ -135,14 +135,28 @@ def bench_feeds(rows: list[tuple[str, str, str]], work: Path, feeds: int, items:
                 rows.append((f"{label}, {what}, cold / warm (no newsboat installed)",
                              f"{nw_cold:.2f} s / {nw_warm:.2f} s", "apt-get install newsboat"))
             rows.append(("  newswatch cold summary", str(cold_tail), ""))
+        # issue 7: the whole headless pipeline (fetch, parse, store, match, cluster, emit)
+        config = work / "config.yaml"
+        config.write_text(f"db: {work / 'run' / 'newswatch.json'}\n"
+                          f"sources:\n  - {{urls: {urls}}}\n")
+        run = ["--config", str(config), "run", "--headless", "--once"]
+        nw_cold = _timed([sys.executable, "-m", "newswatch.cli", *run], cwd=REPO)
+        nw_warm = _timed([sys.executable, "-m", "newswatch.cli", *run], cwd=REPO)
+        if nb_cold and nb_warm:
+            rows.append((f"{label}, run --headless --once, cold: newswatch / newsboat",
+                         f"{nw_cold:.2f} s / {nb_cold:.2f} s = {nw_cold / nb_cold:.2f}x",
+                         "<= 1.0x"))
+            rows.append((f"{label}, run --headless --once, warm: newswatch / newsboat",
+                         f"{nw_warm:.2f} s / {nb_warm:.2f} s = {nw_warm / nb_warm:.2f}x",
+                         "<= 0.25x"))
     finally:
         farm.send_signal(signal.SIGTERM)
         farm.wait()
 
 
-def _timed(cmd: list[str]) -> float:
+def _timed(cmd: list[str], cwd: Path | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, capture_output=True, check=False)
+    subprocess.run(cmd, capture_output=True, check=False, cwd=cwd)
     return time.perf_counter() - start
 
 

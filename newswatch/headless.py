@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from newswatch.alerts import ALERTS, alert_from_doc, alert_json
+from newswatch.clusters import CLUSTERS
 from newswatch.models import utc_now
 from newswatch.poller import Poller, PollReport
 from newswatch.sinks import Sink, encode
 from newswatch.store import Store
-from newswatch.stories import STORIES
 
 log = logging.getLogger("newswatch")
 EMITTED = "emitted"  # table: cluster/watchlist/rule key -> the emission it stands for
@@ -48,17 +48,22 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
                      key=lambda kv: (kv[1]["created"], kv[0]))
     if not pending:
         return report
-    stories = store.get_many(STORIES, {d["story"] for _, d in pending})
-    clusters = store.get_many("clusters", {s["cluster"] for s in stories.values()
-                                           if s.get("cluster")})
+    clusters = store.get_many(CLUSTERS, {d["cluster"] for _, d in pending if d.get("cluster")})
     for aid, doc in pending:
         if stop is not None and stop.is_set():
             break
-        story = stories.get(doc["story"], {})
-        key = emission_key(doc["story"], story.get("cluster"), doc["watchlist"], doc["rule"],
+        cluster = clusters.get(doc.get("cluster") or "") or {}
+        key = emission_key(doc["story"], doc.get("cluster"), doc["watchlist"], doc["rule"],
                            every_story)
         with store.transaction() as tx:
             earlier = tx.get(EMITTED, key)
+            if earlier is None and not every_story:
+                # the story's cluster may have absorbed one that already alerted
+                for absorbed in cluster.get("merged", []):
+                    earlier = tx.get(EMITTED, emission_key(doc["story"], absorbed,
+                                                           doc["watchlist"], doc["rule"], False))
+                    if earlier is not None:
+                        break
             if earlier is not None and not every_story:
                 earlier.update(updated=utc_now(), count=earlier.get("count", 1) + 1,
                                latest=aid)
@@ -66,8 +71,7 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
                 _mark(tx, aid)
                 report.folded.append(aid)
                 continue
-        alert = alert_json(alert_from_doc(aid, doc), story,
-                           clusters.get(story.get("cluster") or ""))
+        alert = alert_json(alert_from_doc(aid, doc), cluster.get("size"))
         payload = encode(alert)
         if all(sink.send(alert, payload) for sink in sinks):
             with store.transaction() as tx:
@@ -96,6 +100,7 @@ class Runner:
         self.sinks = list(sinks)
         self.every_story = every_story
         self.stop = threading.Event()
+        self._watch_errors_logged = False
 
     def install_signal_handlers(self) -> None:
         def handle(signum: int, frame: FrameType | None) -> None:
@@ -125,8 +130,11 @@ class Runner:
     def _log(self, report: PollReport) -> None:
         if report.watchlists_reloaded:
             log.info("watchlists reloaded")
-        for line in report.watch_errors:
-            log.warning("%s", line)
+        # once per load of the watchlists, not on every pass while a bad edit stands
+        if report.watchlists_reloaded or not self._watch_errors_logged:
+            for line in report.watch_errors:
+                log.warning("%s", line)
+            self._watch_errors_logged = True
         for source in report.ingest.sources:
             for line in source.skipped:
                 log.info("skipped %s", line)

@@ -118,8 +118,9 @@ class Poller:
         else:
             status.failures += 1
             status.last_error = error
-            # exponential backoff from one minute, never above an hour or 8 intervals
-            delay = min(60.0 * 2 ** (status.failures - 1), BACKOFF_MAX_S, base * 8)
+            # exponential backoff from the interval: 2, 4, 8... intervals, never above an
+            # hour (or the interval itself when that is longer), never before the interval
+            delay = min(base * 2.0 ** min(status.failures, 32), max(BACKOFF_MAX_S, base))
         spread = delay * self.jitter
         status.next_due = now + delay + self.rng.uniform(-spread, spread)
 

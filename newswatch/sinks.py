@@ -5,10 +5,12 @@ unemitted so the next pass tries again (at-least-once for sinks that fail)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Mapping
@@ -78,21 +80,38 @@ class ExecSink:
     def send(self, alert: Mapping[str, Any], payload: bytes) -> bool:
         env = dict(os.environ, **alert_env(alert))
         try:
-            proc = subprocess.run(["/bin/sh", "-c", self.command], input=payload, env=env,
-                                  capture_output=True, timeout=self.timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            log.warning("exec %r: timed out after %.0f s on alert %s; will retry",
-                        self.command, self.timeout_s, alert["id"])
-            return False
+            # its own process group: a timeout kills the whole command (not just the
+            # shell, which would leave its children running while the alert is retried),
+            # and a Ctrl-C meant for newswatch does not cut the command in flight
+            proc = subprocess.Popen(["/bin/sh", "-c", self.command], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                    start_new_session=True)
         except OSError as exc:
             log.warning("exec %r: %s; will retry", self.command, exc)
             return False
+        try:
+            _, stderr = proc.communicate(payload, timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            log.warning("exec %r: timed out after %g s on alert %s; will retry",
+                        self.command, self.timeout_s, alert["id"])
+            return False
         if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            err = stderr.decode(errors="replace").strip().splitlines()
             log.warning("exec %r: exit %d on alert %s%s; will retry", self.command,
                         proc.returncode, alert["id"], f" ({err[-1]})" if err else "")
             return False
         return True
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
 
 
 def sign(secret: str, payload: bytes) -> str:
