@@ -24,13 +24,17 @@ def source_spec(arg: str) -> SourceSpec:
 
     A path's source name is its directory's name (a file's parent directory), so
     ``ingest seeds`` and ``ingest seeds/one.txt`` name the same stories."""
+    from newswatch.sources.local import unicode_name
+
     if arg.startswith(("http://", "https://")):
         from newswatch.sources.feedlists import default_feed_name
 
+        if unicode_name(arg) != arg:  # argv bytes that are not UTF-8 cannot be a URL
+            raise UserError(f"{unicode_name(arg)}: not a valid URL (bytes that are not UTF-8)")
         return SourceSpec(name=default_feed_name(arg), url=arg)
     path = Path(arg).expanduser()
     folder = path if path.is_dir() else path.parent
-    name = folder.resolve().name or "local"
+    name = unicode_name(folder.resolve().name) or "local"
     return SourceSpec(name=name, path=path)
 
 
@@ -199,6 +203,8 @@ def cmd_run(args: argparse.Namespace, db: Path) -> int:
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
+    for noisy in ("httpx", "httpcore"):  # one line per request is not a log a person reads
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = settings_from(args)
     sinks: list[Sink] = [StdoutSink(sys.stdout.buffer, args.format)]
     if args.exec_cmd:

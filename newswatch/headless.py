@@ -39,9 +39,15 @@ def emission_key(story_id: str, cluster: str | None, watchlist: str, rule: str,
     return f"{group}\0{watchlist}\0{rule}"
 
 
+MARK_BATCH = 200  # emitted marks per commit: a crash re-emits at most this many
+
+
 def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = False,
                  stop: threading.Event | None = None) -> EmitReport:
-    """Deliver every alert not yet emitted, oldest first."""
+    """Deliver every alert not yet emitted, oldest first.
+
+    Marks are committed in batches (each commit rewrites the alerts table), after the
+    sinks took the alerts: a crash in between repeats at most one batch, never loses one."""
     report = EmitReport()
     pending = sorted(((k, d) for k, d in store.items(ALERTS)
                       if not d.get("emitted") and not d.get("retired")),
@@ -49,38 +55,56 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
     if not pending:
         return report
     clusters = store.get_many(CLUSTERS, {d["cluster"] for _, d in pending if d.get("cluster")})
+    emitted = dict(store.items(EMITTED))  # read-only snapshot; updates go to ``records``
+    records: dict[str, dict] = {}
+    marks: list[str] = []
+
+    def lookup(key: str) -> dict | None:
+        found = records.get(key) or emitted.get(key)
+        return dict(found) if found is not None else None
+
+    def flush() -> None:
+        if marks or records:
+            with store.transaction() as tx:
+                for aid in marks:
+                    _mark(tx, aid)
+                for key, record in records.items():
+                    tx.put(EMITTED, key, record)
+            emitted.update(records)
+            marks.clear()
+            records.clear()
+
     for aid, doc in pending:
         if stop is not None and stop.is_set():
             break
         cluster = clusters.get(doc.get("cluster") or "") or {}
         key = emission_key(doc["story"], doc.get("cluster"), doc["watchlist"], doc["rule"],
                            every_story)
-        with store.transaction() as tx:
-            earlier = tx.get(EMITTED, key)
-            if earlier is None and not every_story:
-                # the story's cluster may have absorbed one that already alerted
-                for absorbed in cluster.get("merged", []):
-                    earlier = tx.get(EMITTED, emission_key(doc["story"], absorbed,
-                                                           doc["watchlist"], doc["rule"], False))
-                    if earlier is not None:
-                        break
-            if earlier is not None and not every_story:
-                earlier.update(updated=utc_now(), count=earlier.get("count", 1) + 1,
-                               latest=aid)
-                tx.put(EMITTED, key, earlier)
-                _mark(tx, aid)
-                report.folded.append(aid)
-                continue
-        alert = alert_json(alert_from_doc(aid, doc), cluster.get("size"))
-        payload = encode(alert)
-        if all(sink.send(alert, payload) for sink in sinks):
-            with store.transaction() as tx:
-                _mark(tx, aid)
-                tx.put(EMITTED, key, {"alert": aid, "latest": aid, "count": 1,
-                                      "created": utc_now(), "updated": utc_now()})
-            report.printed.append(aid)
+        earlier = lookup(key)
+        if earlier is None and not every_story:
+            # the story's cluster may have absorbed one that already alerted
+            for absorbed in cluster.get("merged", []):
+                earlier = lookup(emission_key(doc["story"], absorbed, doc["watchlist"],
+                                              doc["rule"], False))
+                if earlier is not None:
+                    break
+        if earlier is not None and not every_story:
+            earlier.update(updated=utc_now(), count=earlier.get("count", 1) + 1, latest=aid)
+            records[key] = earlier
+            marks.append(aid)
+            report.folded.append(aid)
         else:
-            report.failed.append(aid)
+            alert = alert_json(alert_from_doc(aid, doc), cluster.get("size"))
+            if all(sink.send(alert, encode(alert)) for sink in sinks):
+                records[key] = {"alert": aid, "latest": aid, "count": 1,
+                                "created": utc_now(), "updated": utc_now()}
+                marks.append(aid)
+                report.printed.append(aid)
+            else:
+                report.failed.append(aid)
+        if len(marks) >= MARK_BATCH:
+            flush()
+    flush()
     return report
 
 
