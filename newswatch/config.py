@@ -22,6 +22,7 @@ from newswatch.errors import UserError
 from newswatch.locations import bundled, default_config_path, default_db_path, env_path
 from newswatch.sources import SourceSpec
 from newswatch.sources.feedlists import FeedListError, default_feed_name, read_feed_list
+from newswatch.watch.loader import lone_surrogates
 
 TOP_KEYS = ("db", "watchlists", "interval", "sources")
 SOURCE_KEYS = ("name", "path", "url", "opml", "urls", "interval", "tags")
@@ -114,6 +115,10 @@ def parse_settings(path: Path, text: str) -> Settings:
         problem = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
         c.err(pos, f"YAML syntax error: {problem}")
         raise ConfigError(c.errors) from None
+    for pos, bad in lone_surrogates(top):
+        c.err(pos, f"not valid Unicode: {bad!r} holds a lone surrogate")
+    if c.errors:
+        raise ConfigError(c.errors)
     base = path.absolute().parent
     settings = Settings(default_db_path(), (bundled("watchlists"),), (), DEFAULT_INTERVAL_S,
                         base / path.name)

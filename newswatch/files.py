@@ -33,13 +33,24 @@ def atomic_write(path: Path, payload: bytes) -> None:
             os.unlink(tmp)
         raise StoreError(f"{path}: cannot write store: {exc.strerror or exc}; "
                          "the previous version is intact") from exc
-    dir_fd = os.open(directory, os.O_RDONLY)
+    try:  # make the rename itself durable
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise StoreError(f"{directory}: cannot sync store directory: "
+                         f"{exc.strerror or exc}") from exc
+
+
+def make_dir(directory: Path) -> None:
+    """Create a store directory (and its parents) if missing; one-line StoreError if not."""
     try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{directory}: cannot write store: {exc.strerror or exc}; "
+                         "the previous version is intact") from exc
 
 
 class Segments:
@@ -86,7 +97,7 @@ class Segments:
         placed: dict[str, tuple[str, int, int]] = {}
         if not texts:
             return placed
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_dir(self.dir)
         names = self._names()
         body = self._open_body(names[-1]) if names else None
         if body is not None and len(body) < SEGMENT_MAX_BYTES:
@@ -149,7 +160,7 @@ class Blobs:
         return self.dir / f"{name}.{gen}.bin"
 
     def write(self, name: str, gen: int, data: bytes) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_dir(self.dir)
         atomic_write(self._path(name, gen), data)
 
     def read(self, name: str, gen: int) -> bytes | None:

@@ -37,7 +37,7 @@ from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
 from newswatch.errors import StoreError
-from newswatch.files import Blobs, Segments, atomic_write
+from newswatch.files import Blobs, Segments, atomic_write, make_dir
 
 SCHEMA_VERSION = 2
 LOCK_TIMEOUT_S = 60.0
@@ -262,6 +262,9 @@ class Store:
             except Timeout as exc:
                 raise StoreError(f"{self.path}: store is locked by another process for more "
                                  f"than {LOCK_TIMEOUT_S:.0f} s") from exc
+            except OSError as exc:  # e.g. a read-only store directory
+                raise StoreError(f"{self._lock.lock_file}: cannot lock the store: "
+                                 f"{exc.strerror or exc}") from exc
             try:
                 self._refresh()
                 tx = Transaction(self)
@@ -301,7 +304,7 @@ class Store:
                 else:
                     data[key] = doc
             gen = self._gen(name) + 1
-            self._tables_dir.mkdir(parents=True, exist_ok=True)
+            make_dir(self._tables_dir)
             AtomicJSONStorage(self._table_path(name, gen)).write({name: data})
             tx.put("meta", f"table:{name}", {"gen": gen})
             new_tables[name] = (gen, data)

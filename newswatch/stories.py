@@ -54,17 +54,19 @@ class UpsertResult:
 
 def upsert_items(tx: Transaction, items: Iterable[Item], now: str) -> UpsertResult:
     """Store items: a new (source, guid) is inserted, changed content replaces the old
-    text, identical content is left alone. A guid repeated in one batch counts once."""
-    existed: dict[str, bool] = {}
-    status: dict[str, str] = {}
+    text, identical content is left alone. A guid repeated in one batch counts once, and
+    its last version is the one compared and kept: comparing each version in turn would
+    report (and rewrite) the story as updated on every run."""
+    latest: dict[str, Item] = {}
     for item in items:
-        sid = item.id
+        latest[item.id] = item  # first position, last version
+    status: dict[str, str] = {}
+    for sid, item in latest.items():
         previous = tx.get(STORIES, sid)
-        existed.setdefault(sid, previous is not None)
         if previous is not None and previous.get("hash") == item.content_hash:
-            status.setdefault(sid, "unchanged")
+            status[sid] = "unchanged"
             continue
-        status[sid] = "updated" if existed[sid] else "new"
+        status[sid] = "updated" if previous is not None else "new"
         tx.put(STORIES, sid, _doc_from_item(item, now, previous))
         tx.put_text(sid, item.text)
     counts = UpsertCounts()

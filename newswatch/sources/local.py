@@ -47,14 +47,24 @@ def read_local(spec: SourceSpec) -> SourceResult:
     result = SourceResult(spec)
     if stat.S_ISDIR(mode):
         for path in _walk(root, result.skipped):
-            _read_file(path, path.relative_to(root).as_posix(), spec, result)
+            _read_file(path, unicode_name(path.relative_to(root).as_posix()), spec, result)
     elif not stat.S_ISREG(mode):
         result.error = f"{root}: not a regular file or directory"
     elif root.suffix.lower() not in SUFFIXES:
         result.error = f"{root}: unsupported file type ({root.suffix or 'no extension'})"
     else:
-        _read_file(root, root.name, spec, result)
+        _read_file(root, unicode_name(root.name), spec, result)
     return result
+
+
+def unicode_name(name: str) -> str:
+    """A file name as storable text: bytes that are not UTF-8 (which Python keeps as lone
+    surrogates) become ``\\xNN``, so distinct names stay distinct and can be hashed."""
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from a byte
+        raw = name.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _walk(root: Path, skipped: list[str]) -> Iterator[Path]:
@@ -181,6 +191,8 @@ def _add_feed(data: bytes, path: Path, spec: SourceSpec, result: SourceResult) -
     parsed = parse_feed(data, spec.name)
     if parsed.error:
         raise _Skip(parsed.error)
+    if not parsed.items and not parsed.skipped:
+        raise _Skip("feed has no entries")
     result.items.extend(parsed.items)
     result.skipped.extend(f"{path}: {reason}" for reason in parsed.skipped)
 

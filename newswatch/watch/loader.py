@@ -144,6 +144,39 @@ class _Checker:
             return None
 
 
+def lone_surrogates(top: Any) -> list[tuple[tuple[int, int] | None, str]]:
+    """Keys and values of a loaded YAML tree that are not valid Unicode, with positions.
+
+    Only a ``\\uD800``-style escape makes one; it would pass every check here and then
+    fail where the text is hashed or stored."""
+    found: list[tuple[tuple[int, int] | None, str]] = []
+    seen: set[int] = set()
+    stack = [top]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:  # anchors and aliases can make a tree a graph
+            continue
+        seen.add(id(node))
+        pairs = ([(k, k, False) for k in node] + [(k, node[k], True) for k in node]
+                 if isinstance(node, Mapping) else
+                 [(i, v, False) for i, v in enumerate(node)] if isinstance(node, list) else [])
+        for key, value, is_value in pairs:
+            if isinstance(value, str):
+                if not _encodable(value):
+                    found.append((_lc(node, key, is_value), value))
+            elif isinstance(value, Mapping | list):
+                stack.append(value)
+    return found
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _type(v: Any) -> str:
     if isinstance(v, Mapping):
         return "a mapping"
@@ -283,6 +316,11 @@ def parse_watchlist(path: str | Path, source: str) -> Watchlist:
         problem = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
         c.err((line, col), f"YAML syntax error: {problem}")
         raise WatchlistError(c.errors) from None
+    bad = lone_surrogates(top)
+    for pos, text in bad:
+        c.err(pos, f"not valid Unicode: {text!r} holds a lone surrogate")
+    if bad:
+        raise WatchlistError(c.errors)
     try:
         wl = _validate(c, top, p.stem)
     except RecursionError:

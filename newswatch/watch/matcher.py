@@ -52,6 +52,11 @@ _Entry = tuple[
     tuple[tuple[int, int, tuple[int, ...]], ...],
 ]
 _CHUNK_CACHE_MAX = 200_000
+# NEAR pairs one document may examine. Occurrences of a NEAR chain are combinations, so
+# "(a OR b) NEAR/1000 (a OR b) NEAR/1000 (a OR b)" over a text dense in a and b has
+# billions; past this budget (about 0.5 s) NEARs keep what they found so far. Real stories use a
+# few thousand.
+_NEAR_BUDGET = 500_000
 _MAX_CODEGEN_DEPTH = 24
 _EMPTY: frozenset[int] = frozenset()
 
@@ -208,6 +213,7 @@ class _Doc:
                        for fs in (FIELDS, ("title",), ("text",))}
         self.ix: dict[str, _Index] = {}
         self.cache: dict[tuple[int, str], list[Occ]] = {}
+        self.near_budget = _NEAR_BUDGET
 
     def presence(self, fields: tuple[str, ...]) -> frozenset[int]:
         if len(fields) == 1:
@@ -257,8 +263,11 @@ class _Doc:
         longest = max(o[1] - o[0] for o in right)
         out = set()
         for a in left:
+            if self.near_budget <= 0:
+                break
             lo = bisect_left(starts, a[0] - n - longest)
-            hi = bisect_right(starts, a[1] + n)
+            hi = min(bisect_right(starts, a[1] + n), lo + self.near_budget)
+            self.near_budget -= max(0, hi - lo)
             for b in right[lo:hi]:
                 if b[0] > a[1]:
                     gap = b[0] - a[1]
@@ -574,11 +583,16 @@ class Matcher:
         eid, name, ref = self._entities[k]
         raw = [(fn, s, e) for fn, f in d.fields.items() for a, b in d.ranges(ref, fn)
                for s, e in [f.span(a, b)]]
-        # Drop spans inside a longer alias match ("Putin" within "Vladimir Putin").
-        spans = sorted(
-            sp for sp in set(raw)
-            if not any(o != sp and o[0] == sp[0] and o[1] <= sp[1] and sp[2] <= o[2] for o in raw)
-        )
+        # Drop spans inside a longer alias match ("Putin" within "Vladimir Putin"). Sorted
+        # by start, longest first, a span lies inside another exactly when an earlier span
+        # of its field reaches at least as far: one pass, not all pairs (a long text can
+        # mention an entity tens of thousands of times).
+        spans = []
+        reach: dict[str, int] = {}
+        for sp in sorted(set(raw), key=lambda sp: (sp[0], sp[1], -sp[2])):
+            if reach.get(sp[0], -1) < sp[2]:
+                spans.append(sp)
+            reach[sp[0]] = max(reach.get(sp[0], -1), sp[2])
         spans.sort(key=lambda sp: (FIELDS.index(sp[0]), sp[1]))
         if spans:
             result.entities.append(EntityMention(eid, name, len(spans), spans))

@@ -192,8 +192,11 @@ class _Parser:
 
     def near_expr(self) -> Node:
         left = self.unary()
+        links = 0
         while (tok := self.peek()) is not None and tok.kind == "near":
             self.i += 1
+            self._enter(tok.col)  # each link nests the chain one level deeper
+            links += 1
             n_text = tok.text[5:] if tok.text.startswith("NEAR/") else ""
             if not n_text.isascii() or not n_text.isdigit():
                 raise QueryError("NEAR needs a distance, e.g. NEAR/5", tok.col)
@@ -209,6 +212,7 @@ class _Parser:
                         tok.col,
                     )
             left = Near(tok.col, left, right, n)
+        self.depth -= links
         return left
 
     def unary(self) -> Node:

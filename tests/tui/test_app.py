@@ -136,7 +136,9 @@ def test_first_start_ingests_the_seeds_and_lists_their_alerts(tmp_path: Path) ->
             assert nuclear.cells[SEVERITY:] == ("critical", "zaporizhzhia-nuclear", "1", "1",
                                                 TRUMP_PUTIN)
             assert not any(r.dim for r in alert_rows)
-            # the Clusters pane: the one event, both seeds, under the real headline
+            # the Clusters pane (filled after the alerts): the one event, both seeds,
+            # under the real headline
+            await wait_until(pilot, lambda: rows(app, "cluster-list"), "the clusters pane")
             (cluster,) = rows(app, "cluster-list")
             assert cluster.key == event
             assert cluster.cells[1:] == ("2", "seeds", TRUMP_PUTIN)
@@ -212,6 +214,7 @@ def test_keys_move_the_cursor_switch_panes_and_open_the_reader(tmp_path: Path) -
             # row does not show, so that opening the alert below changes the reader
             swap_row = rows(app, "alert-list")[find_alert_row(app, "prisoner-exchange")]
             swap_group = app.groups[swap_row.key]
+            await wait_until(pilot, lambda: len(rows(app, "story-list")) == 2, "two stories")
             story_rows = rows(app, "story-list")
             other = next(r for r in story_rows if r.key != swap_group.story_id)
             app.query_one("#story-list", RowList).move_to(other.key)
