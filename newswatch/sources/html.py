@@ -28,7 +28,7 @@ _SCOPED = frozenset({
     "section", "summary", "ul", "xmp",
 })
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)?[^<>]*>")
-_HIDDEN = frozenset(tag.strip() for tag in _DROP.split(","))
+_HIDDEN = frozenset(tag.strip() for tag in _DROP.split(",")) | {"title"}  # title: of <head>
 _TITLE = re.compile(r"<title\b[^<>]*>([^<]*)<", re.IGNORECASE)
 
 
