@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ruamel.yaml import YAML
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from newswatch.errors import UserError
@@ -23,6 +22,7 @@ from newswatch.locations import bundled, default_config_path, default_db_path, e
 from newswatch.sources import SourceSpec
 from newswatch.sources.feedlists import FeedListError, default_feed_name, read_feed_list
 from newswatch.watch.loader import lone_surrogates
+from newswatch.yamltext import YamlSyntaxError, load_yaml
 
 TOP_KEYS = ("db", "watchlists", "interval", "sources")
 SOURCE_KEYS = ("name", "path", "url", "opml", "urls", "interval", "tags")
@@ -106,14 +106,9 @@ def parse_settings(path: Path, text: str) -> Settings:
     """Validate config YAML ``text`` read from ``path`` (relative paths resolve beside it)."""
     c = _Checker(str(path))
     try:
-        top = YAML(typ="rt").load(text)
-    except RecursionError:
-        raise ConfigError([f"{path}:1:1: YAML nested too deeply"]) from None
-    except Exception as e:  # ruamel raises many types; all are user input errors here
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        pos = (getattr(mark, "line", 0), getattr(mark, "column", 0)) if mark else (0, 0)
-        problem = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
-        c.err(pos, f"YAML syntax error: {problem}")
+        top = load_yaml(text)
+    except YamlSyntaxError as e:
+        c.err(e.pos, e.message)
         raise ConfigError(c.errors) from None
     for pos, bad in lone_surrogates(top):
         c.err(pos, f"not valid Unicode: {bad!r} holds a lone surrogate")

@@ -8,10 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from newswatch.watch.model import FIELDS, SEVERITIES, Entity, Rule, Watchlist
 from newswatch.watch.query import And, Node, Not, Or, QueryError, has_positive, parse
+from newswatch.yamltext import YamlSyntaxError, load_yaml
 
 TOP_KEYS = ("watchlist", "description", "severity", "entities", "rules")
 ENTITY_KEYS = ("name", "type", "aliases")
@@ -307,14 +306,9 @@ def parse_watchlist(path: str | Path, source: str) -> Watchlist:
     p = Path(path)
     c = _Checker(str(p), source)
     try:
-        top = YAML(typ="rt").load(source)
-    except RecursionError:
-        raise WatchlistError([f"{p}:1:1: YAML nested too deeply"]) from None
-    except Exception as e:  # ruamel raises many types; all are user input errors here
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        line, col = (getattr(mark, "line", 0), getattr(mark, "column", 0)) if mark else (0, 0)
-        problem = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
-        c.err((line, col), f"YAML syntax error: {problem}")
+        top = load_yaml(source)
+    except YamlSyntaxError as e:
+        c.err(e.pos, e.message)
         raise WatchlistError(c.errors) from None
     bad = lone_surrogates(top)
     for pos, text in bad:
