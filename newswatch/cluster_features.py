@@ -1,0 +1,184 @@
+"""Story text to clustering features: hashed stemmed words, capitalised names and their
+pairs, numbers and the years a story mentions (see :mod:`newswatch.cluster`)."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+import Stemmer
+
+if TYPE_CHECKING:
+    from newswatch.cluster import Params
+
+NBITS = 20
+NB = 1 << NBITS
+MASK = NB - 1
+
+_STOPWORDS = """
+a about above after again against all also am an and any are aren't as at be because been
+before being below between both but by can can't cannot could couldn't did didn't do does
+doesn't doing don't down during each few for from further had hadn't has hasn't have haven't
+having he he'd he'll he's her here here's hers herself him himself his how how's i i'd i'll
+i'm i've if in into is isn't it it's its itself let's me more most mustn't my myself no nor
+not of off on once only or other ought our ours ourselves out over own same shan't she she'd
+she'll she's should shouldn't so some such than that that's the their theirs them themselves
+then there there's these they they'd they'll they're they've this those through to too under
+until up very was wasn't we we'd we'll we're we've were weren't what what's when when's where
+where's which while who who's whom why why's with won't would wouldn't you you'd you'll
+you're you've your yours yourself yourselves said says say told tell according just like
+will one two new also may might would could last first year years time mr mrs ms s t
+monday tuesday wednesday thursday friday saturday sunday today yesterday week day
+"""
+STOP = frozenset(_STOPWORDS.split())
+
+_L = "a-z\u00e0-\u00f6\u00f8-\u00ff"
+_U = "A-Z\u00c0-\u00d6\u00d8-\u00de"
+_CW = f"[{_U}][{_L}{_U}]*(?:['\\-][{_L}{_U}]+)*"  # a capitalised word
+_WORD = re.compile(f"[{_L}]+(?:['\\-][{_L}]+)*|\\d+(?:[.,]\\d+)*")  # on lowercased text
+_CAPS = re.compile(f"{_CW}(?: {_CW})*")  # runs of capitalised words
+_INIT = re.compile(f"[.!?:;\\n\"] *[\"']? *({_CW})")  # sentence-initial capitalised words
+_CW_START = re.compile(_CW)
+_STEM = Stemmer.Stemmer("english")
+
+
+def _h(key: str) -> int:
+    return zlib.crc32(key.encode()) & MASK
+
+
+def _clean(s: str) -> str:
+    return s.replace("\u2019", "'").replace("\u2018", "'").replace("\u00a0", " ")
+
+
+
+class Features:
+    """Text -> (sorted unique feature ids, sublinear tf, title mask, years mentioned)."""
+
+    __slots__ = ("p", "cache", "words", "multi", "year")
+
+    def __init__(self, p: Params) -> None:
+        self.p = p
+        # Pure-function caches (rebuilt on demand, never persisted):
+        self.cache: dict[str, int] = {}  # raw lowercase token -> bucket; -1 none; -2 see multi
+        self.words: dict[str, int] = {}  # lowercase word -> stem bucket, -1 for stop words
+        self.multi: dict[str, list[tuple[int, float]]] = {}  # token -> [(bucket, weight)]
+        self.year: dict[str, int] = {}  # token -> year 1950-2049 it mentions
+
+    def _fill(self, miss: list[str]) -> None:
+        """Tokenise whitespace-split tokens the caches have not seen."""
+        cache, words, multi, nb = self.cache, self.words, self.multi, self.p.num_boost
+        if len(cache) > 500_000:
+            cache.clear()
+            words.clear()
+            multi.clear()
+            self.year.clear()
+        parts = [_WORD.findall(t) for t in miss]
+        new = list({w for ws in parts for w in ws if w[0] > "9" and w not in words})
+        for w, st in zip(new, _STEM.stemWords(new), strict=True):
+            words[w] = -1 if w in STOP or st in STOP else _h(st)
+        for t, ws in zip(miss, parts, strict=True):
+            if len(ws) == 1 and ws[0][0] > "9":
+                cache[t] = words[ws[0]]
+                continue
+            out = []
+            for w in ws:
+                if w[0] > "9":
+                    if words[w] >= 0:
+                        out.append((words[w], 1.0))
+                else:  # numbers count num_boost times
+                    out.append((_h("# " + (w.replace(",", "").lstrip("0") or "0")), nb))
+                    if len(w) == 4 and w.isdecimal() and 1950 <= int(w) <= 2049:
+                        self.year[t] = int(w)
+            if out:
+                cache[t] = -2
+                multi[t] = out
+            else:
+                cache[t] = -1
+
+    def _part(self, part: str, ids: list, V: list, years: set) -> None:
+        """Append (bucket, weight) pairs of one text part; the caller scales the title."""
+        p, cache = self.p, self.cache
+        wc = Counter(part.lower().split())
+        got = list(map(cache.get, wc))
+        if None in got:
+            self._fill([t for t, i in zip(wc, got, strict=True) if i is None])
+            got = list(map(cache.__getitem__, wc))
+        ids += got
+        V += wc.values()
+        if -2 in got:
+            multi, year = self.multi, self.year
+            for t in [t for t, i in zip(wc, got, strict=True) if i == -2]:
+                c = wc[t]
+                for i, w in multi[t]:
+                    ids.append(i)
+                    V.append(c * w)
+                if t in year:
+                    years.add(year[t])
+        # capitalised words not at a sentence start count cap_boost times (names);
+        # adjacent capitalised words (stop words excluded) also give name bigrams
+        capw: list[str] = []
+        big: list[str] = []
+        for run in _CAPS.findall(part):
+            if " " not in run:
+                capw.append(run.lower())
+                continue
+            ws = run.lower().split(" ")
+            capw += ws
+            prev = None
+            for w in ws:
+                if w in STOP:
+                    prev = None
+                    continue
+                if prev is not None:
+                    big.append("p " + prev + " " + w)
+                prev = w
+        if big:
+            ids += [_h(k) for k in big]
+            V += [p.ent_weight] * len(big)
+        caps = Counter(capw)
+        caps.subtract([w.lower() for w in _INIT.findall(part)])
+        m = _CW_START.match(part)
+        if m:
+            caps[m.group(0).lower()] -= 1
+        cb = p.cap_boost - 1.0
+        wget = self.words.get
+        ids += [wget(w, -1) if c > 0 else -1 for w, c in caps.items()]
+        V += [c * cb for c in caps.values()]
+
+    def __call__(self, title: str, text: str, entities: tuple[str, ...]):
+        p = self.p
+        title = _clean(title or "")
+        text = _clean(text or "")
+        if title and text.startswith(title):
+            text = text[len(title):]
+        text = text[: p.max_body_chars]
+        years: set[int] = set()
+        ids: list[int] = []
+        V: list[float] = []
+        if title:
+            self._part(title, ids, V, years)
+        nt = len(ids)
+        self._part(text, ids, V, years)
+        for e in entities or ():
+            ws = _clean(str(e)).lower().split()
+            if ws:
+                ids.append(_h("p " + " ".join(ws)))
+                V.append(2.0 * p.ent_weight)
+        ia = np.array(ids, np.int32)
+        va = np.array(V, np.float32)
+        va[:nt] *= p.title_weight
+        ok = ia >= 0
+        tmask = np.zeros(len(ia), bool)
+        tmask[:nt] = True
+        ia, va, tmask = ia[ok], va[ok], tmask[ok]
+        u, inv = np.unique(ia, return_inverse=True)
+        tf = np.bincount(inv, weights=va, minlength=len(u)).astype(np.float32)
+        tf = np.where(tf >= 1.0, 1.0 + np.log(np.maximum(tf, 1.0)), tf)
+        intitle = np.zeros(len(u), bool)
+        intitle[inv[tmask]] = True
+        return u, tf, intitle, years
+
+
