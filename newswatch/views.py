@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from newswatch.alerts import ALERTS, SEVERITY_RANK
+from newswatch.alerts import ALERTS, SEVERITY_RANK, Alert, alert_from_doc
+from newswatch.models import Story
 from newswatch.store import Store
-from newswatch.stories import STORIES
+from newswatch.stories import STORIES, get_story
 
 CLUSTERS = "clusters"
 
@@ -113,3 +114,36 @@ def load_clusters(store: Store, stories: Mapping[str, Mapping[str, Any]] | None 
                                      when, when, [sid]))
     views.sort(key=lambda c: c.last_seen, reverse=True)
     return views
+
+
+@dataclass(slots=True)
+class StoryDetail:
+    """Everything the reader shows about one story."""
+
+    story: Story
+    alerts: list[Alert] = field(default_factory=list)
+    siblings: list[tuple[str, str, str]] = field(default_factory=list)  # (id, source, title)
+
+
+def story_detail(store: Store, story_id: str) -> StoryDetail | None:
+    """The story with its text, its live alerts and the other stories of its cluster."""
+    story = get_story(store, story_id)
+    if story is None:
+        return None
+    doc = store.get(STORIES, story_id) or {}
+    alerts = [alert_from_doc(k, d) for k, d in store.get_many(ALERTS, doc.get("alerts", [])).items()
+              if not d.get("retired")]
+    siblings: list[tuple[str, str, str]] = []
+    if story.cluster_id:
+        cluster = store.get(CLUSTERS, story.cluster_id) or {}
+        others = [s for s in cluster.get("stories", []) if s != story_id]
+        for sid, sdoc in store.get_many(STORIES, others).items():
+            siblings.append((sid, sdoc.get("source", ""), sdoc.get("title", "")))
+    return StoryDetail(story, alerts, siblings)
+
+
+def toast_lines(store: Store, alert_ids: list[str]) -> list[tuple[str, str, str]]:
+    """(severity, "watchlist/rule", headline) for each new alert's toast."""
+    docs = store.get_many(ALERTS, alert_ids)
+    return [(d["severity"], f"{d['watchlist']}/{d['rule']}", d.get("title") or "")
+            for aid in alert_ids if (d := docs.get(aid)) is not None]

@@ -23,16 +23,24 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from newswatch.alerts import ALERTS, alert_from_doc, set_flags
+from newswatch.alerts import set_flags
 from newswatch.locations import bundled
 from newswatch.poller import Poller, PollReport
 from newswatch.store import Store
-from newswatch.stories import STORIES, get_story, newest_stories
+from newswatch.stories import newest_stories
 from newswatch.tui.palette import DeskCommands
-from newswatch.tui.reader import Reader, StoryDetail
+from newswatch.tui.reader import Reader
 from newswatch.tui.rowlist import Column, Row, RowList
 from newswatch.tui.screens import EditorScreen, HelpScreen
-from newswatch.views import CLUSTERS, AlertGroup, DeskView, load_alert_groups, load_desk
+from newswatch.views import (
+    AlertGroup,
+    DeskView,
+    StoryDetail,
+    load_alert_groups,
+    load_desk,
+    story_detail,
+    toast_lines,
+)
 from newswatch.watching import ensure_current
 
 PANES = ["alerts", "clusters", "stories"]
@@ -151,15 +159,7 @@ class NewswatchApp(App[None]):
         new = list(report.ingest.alerts.new)
         if report.ingest.rematched is not None:
             new += report.ingest.rematched.new
-        self.post_message(self.Polled(report, self._toast_lines(new)))
-
-    def _toast_lines(self, alert_ids: list[str]) -> list[tuple[str, str, str]]:
-        """What each new alert's toast says (read in the worker, not on the UI thread)."""
-        docs = self.store.get_many(ALERTS, alert_ids)
-        stories = self.store.get_many(STORIES, {d["story"] for d in docs.values()})
-        return [(d["severity"], f"{d['watchlist']}/{d['rule']}",
-                 stories.get(d["story"], {}).get("title", ""))
-                for aid in alert_ids if (d := docs.get(aid)) is not None]
+        self.post_message(self.Polled(report, toast_lines(self.store, new)))
 
     @work(thread=True, group="flags", exit_on_error=False)
     def save_flags(self, alert_ids: list[str], read: bool, ack: bool) -> None:
@@ -167,24 +167,14 @@ class NewswatchApp(App[None]):
 
     @work(thread=True, exclusive=True, group="story", exit_on_error=False)
     def load_story(self, story_id: str, mark_read: bool = False) -> None:
-        story = get_story(self.store, story_id)
-        if story is None:
+        detail = story_detail(self.store, story_id)
+        if detail is None:
             return
-        doc = self.store.get(STORIES, story_id) or {}
-        alerts = [alert_from_doc(k, d) for k, d in
-                  self.store.get_many(ALERTS, doc.get("alerts", [])).items()
-                  if not d.get("retired")]
-        siblings: list[tuple[str, str, str]] = []
-        if story.cluster_id:
-            cluster = self.store.get(CLUSTERS, story.cluster_id) or {}
-            others = [s for s in cluster.get("stories", []) if s != story_id]
-            for sid, sdoc in self.store.get_many(STORIES, others).items():
-                siblings.append((sid, sdoc.get("source", ""), sdoc.get("title", "")))
         if get_current_worker().is_cancelled:  # the cursor moved on: don't show or mark it
             return
         if mark_read:  # only an explicit open marks read: a commit per cursor move would lag
-            set_flags(self.store, [a.id for a in alerts if not a.read], read=True)
-        self.post_message(self.StoryLoaded(StoryDetail(story, alerts, siblings)))
+            set_flags(self.store, [a.id for a in detail.alerts if not a.read], read=True)
+        self.post_message(self.StoryLoaded(detail))
 
     @work(thread=True, exclusive=True, group="rematch", exit_on_error=False)
     def rematch(self) -> None:

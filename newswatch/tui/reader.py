@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from rich.console import Group
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from newswatch.alerts import Alert
-from newswatch.models import Story
+from newswatch.views import StoryDetail
 
 RULE_COLOURS = ["#e5a50a", "#3584e4", "#e01b24", "#2ec27e", "#c061cb", "#ff7800",
                 "#1c71d8", "#f66151", "#26a269", "#9141ac"]
-
-
-@dataclass(slots=True)
-class StoryDetail:
-    """Everything the reader shows, loaded in a worker."""
-
-    story: Story
-    alerts: list[Alert] = field(default_factory=list)
-    siblings: list[tuple[str, str, str]] = field(default_factory=list)  # (id, source, title)
 
 
 def rule_colour(rule_key: str, palette: dict[str, str]) -> str:

@@ -274,11 +274,11 @@ def test_a_slow_story_load_never_replaces_the_newer_one(tmp_path: Path,
     """Moving on while a story is still loading: the reader ends on the row under the cursor."""
     import threading
 
-    from newswatch.tui import app as app_module
+    import newswatch.views as views_module
 
     settings = seed_settings(tmp_path)
     release = threading.Event()
-    real_get_story = app_module.get_story
+    real_get_story = views_module.get_story
 
     def get_story(store, story_id, with_text=True):  # noqa: ANN001, ANN202
         story = real_get_story(store, story_id, with_text)
@@ -294,7 +294,7 @@ def test_a_slow_story_load_never_replaces_the_newer_one(tmp_path: Path,
             # the first alert row's story is loaded on start: let that finish first
             await wait_until(pilot, lambda: reader_title(app) is not None
                              and not app._worker_running("story"), "the first story")
-            monkeypatch.setattr(app_module, "get_story", get_story)
+            monkeypatch.setattr(views_module, "get_story", get_story)
             await pilot.press("tab", "tab")  # the stories pane: one row per story
             stories = app.query_one("#story-list", RowList)
             trump = next(r.key for r in stories.rows if r.cells[2] == TRUMP_PUTIN)
