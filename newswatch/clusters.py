@@ -57,6 +57,7 @@ class ClusterService:
         if not story_ids:
             return
         clusterer = self._current(tx)
+        members: dict[str, set[str]] = {}  # cluster id -> its story ids, for this batch
         for sid in story_ids:
             doc = tx.get(STORIES, sid)
             if doc is None or doc.get("cluster"):
@@ -71,7 +72,7 @@ class ClusterService:
                 log.warning("story %s not clustered: %s: %s", sid, type(exc).__name__, exc)
                 report.failed += 1
                 continue
-            _record(tx, sid, doc, assignment, report)
+            _record(tx, sid, doc, assignment, report, members)
             report.assigned += 1
         tx.put_blob(BLOB, clusterer.to_bytes())
         self._gen = (self._gen or 0) + 1  # the generation this commit will write
@@ -82,23 +83,34 @@ def _when(doc: Mapping[str, Any]) -> str:
 
 
 def _record(tx: Transaction, sid: str, doc: dict[str, Any], assignment: Assignment,
-            report: ClusterReport) -> None:
+            report: ClusterReport, members: dict[str, set[str]]) -> None:
     cid = assignment.cluster_id
     cluster = tx.get(CLUSTERS, cid) or {"label": "", "size": 0, "sources": [],
                                          "first_seen": _when(doc), "last_seen": _when(doc),
                                          "stories": []}
+    ids = members.get(cid)
+    if ids is None:  # first touch in this batch: copy the lists, never edit committed ones
+        for key in ("stories", "sources", "merged"):
+            if key in cluster:
+                cluster[key] = list(cluster[key])
+        ids = members[cid] = set(cluster["stories"])
     for absorbed in assignment.merged:
-        _absorb(tx, absorbed, cid, cluster)
+        _absorb(tx, absorbed, cid, cluster, ids)
+        members.pop(absorbed, None)
         report.merges.append((absorbed, cid))
-    _add_story(cluster, sid, doc)
+    _add_story(cluster, sid, doc, ids)
     doc["cluster"] = cid
     set_cluster(tx, doc.get("alerts", []), cid)
     tx.put(STORIES, sid, doc)
     tx.put(CLUSTERS, cid, cluster)
 
 
-def _add_story(cluster: dict[str, Any], sid: str, doc: Mapping[str, Any]) -> None:
-    if sid not in cluster["stories"]:
+def _add_story(cluster: dict[str, Any], sid: str, doc: Mapping[str, Any],
+               members: set[str]) -> None:
+    """Add a story to a cluster record; ``members`` is the set of its story ids (kept in
+    step), so absorbing a big cluster into another stays linear."""
+    if sid not in members:
+        members.add(sid)
         cluster["stories"].append(sid)
     cluster["size"] = len(cluster["stories"])
     source = doc.get("source", "")
@@ -115,7 +127,8 @@ def _add_story(cluster: dict[str, Any], sid: str, doc: Mapping[str, Any]) -> Non
         cluster["label"] = title
 
 
-def _absorb(tx: Transaction, absorbed: str, into: str, cluster: dict[str, Any]) -> None:
+def _absorb(tx: Transaction, absorbed: str, into: str, cluster: dict[str, Any],
+            members: set[str]) -> None:
     """Move an absorbed cluster's stories into ``cluster``; remember where it went."""
     old = tx.get(CLUSTERS, absorbed)
     if old is None:
@@ -126,8 +139,13 @@ def _absorb(tx: Transaction, absorbed: str, into: str, cluster: dict[str, Any]) 
             story["cluster"] = into
             set_cluster(tx, story.get("alerts", []), into)
             tx.put(STORIES, sid, story)
-            _add_story(cluster, sid, story)
-    cluster["merged"] = sorted({*cluster.get("merged", []), absorbed, *old.get("merged", [])})
+            _add_story(cluster, sid, story, members)
+    merged = cluster.setdefault("merged", [])
+    known = set(merged)
+    for m in (absorbed, *old.get("merged", [])):
+        if m not in known:
+            known.add(m)
+            merged.append(m)  # in merge order; append-only, so no re-sort per merge
     tx.delete(CLUSTERS, absorbed)
     tx.put(MERGES, absorbed, {"into": into})
 
