@@ -67,7 +67,7 @@ def test_one_batch_is_one_write_of_the_metadata_file(tmp_path: Path) -> None:
 
 
 def test_texts_roll_over_into_new_segments(tmp_path: Path, monkeypatch) -> None:
-    import newswatch.files as store_mod
+    import newswatch.store.files as store_mod
 
     monkeypatch.setattr(store_mod, "SEGMENT_MAX_BYTES", 2000)
     store = Store(tmp_path / "db.json")
@@ -218,7 +218,7 @@ def test_blobs_keep_the_committed_generation_readable(tmp_path: Path, monkeypatc
     def fail(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("newswatch.store.Document", fail)  # metadata write fails after blob
+    monkeypatch.setattr("newswatch.store.store.Document", fail)  # metadata write fails after blob
     with pytest.raises(OSError), store.transaction() as tx:
         tx.put_blob("index", b"three")
         tx.put("meta", "x", {"y": 1})

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-import newswatch.files as files_mod
+import newswatch.store.files as files_mod
 from newswatch.cli import main
 from newswatch.models import story_id
 from newswatch.store import Store

@@ -1,105 +1,28 @@
-"""The TinyDB store: the only module that imports TinyDB.
-
-Layout on disk, for a store at ``newswatch.json``:
-
-    newswatch.json          TinyDB file with one table, ``meta``: the schema version and the
-                            manifest naming the current generation of every other table
-    newswatch.json.tables/  one TinyDB file per table and generation (stories.7.json,
-                            alerts.7.json, clusters.3.json…): metadata without full texts
-    newswatch.json.texts/   full texts in append-only TinyDB segment files (~4 MB each)
-    newswatch.json.blobs/   opaque state such as the clusterer's index, by generation
-    newswatch.json.lock     inter-process lock (flock)
-
-Why: a TinyDB JSON file is rewritten and re-read whole. Keeping texts apart means a batch
-never rewrites the hundreds of MB of text; keeping each table in its own file means a
-reader loads only the tables it needs (the desk's first screen reads alerts, not 100k
-stories) and a batch rewrites only the tables it changed. A commit writes the changed
-tables as new generations, then atomically replaces the manifest that names them; every
-write is temp file + fsync + rename. A killed process therefore leaves the previous or
-the next consistent version, never a torn one. Commits happen under an exclusive file
-lock; readers notice another process's commit by the manifest's stat signature.
-"""
+"""Store and Transaction: sharded tables under a TinyDB manifest, texts and blobs beside
+it, atomic commits under an inter-process lock (the layout: :mod:`newswatch.store`)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
 from filelock import FileLock, Timeout
-from tinydb import TinyDB
-from tinydb.middlewares import CachingMiddleware
-from tinydb.storages import Storage
-from tinydb.table import Document, Table
+from tinydb.table import Document
 
 from newswatch.errors import StoreError
-from newswatch.files import Blobs, Segments, atomic_write, make_dir
+from newswatch.store.files import Blobs, Segments, make_dir
+from newswatch.store.migrations import MIGRATIONS
+from newswatch.store.shards import Layout, index_doc, index_from_doc, plan
+from newswatch.store.tiny import AtomicJSONStorage, HeldCache, KeyedTinyDB
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LOCK_TIMEOUT_S = 60.0
 
 Doc = dict[str, Any]
-
-
-# --------------------------------------------------------------------------- TinyDB parts
-
-
-class AtomicJSONStorage(Storage):
-    """TinyDB storage: orjson, and every write is temp file + fsync + atomic rename."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-
-    def read(self) -> dict[str, dict[str, Any]] | None:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StoreError(f"{self.path}: cannot read store: {exc.strerror or exc}") from exc
-        if not raw.strip():
-            return None
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise StoreError(f"{self.path}: store file is not valid JSON ({exc}); "
-                             "it was left untouched") from exc
-        if not isinstance(data, dict):
-            raise StoreError(f"{self.path}: not a TinyDB file (top level is not an object)")
-        return data
-
-    def write(self, data: Mapping[str, Mapping[str, Any]]) -> None:
-        atomic_write(self.path, orjson.dumps(data))
-
-    def close(self) -> None:
-        pass
-
-
-class _HeldCache(CachingMiddleware):
-    """CachingMiddleware that only writes when the store commits a transaction."""
-
-    WRITE_CACHE_SIZE = 2**62
-
-    def invalidate(self) -> None:
-        self.cache = None
-        self._cache_modified_count = 0
-
-
-class _KeyedTable(Table):
-    """Tables keyed by our own string ids (story id, alert id…), not TinyDB's ints."""
-
-    document_id_class = str
-
-
-class _KeyedTinyDB(TinyDB):
-    table_class = _KeyedTable
-
-
-# --------------------------------------------------------------------------- the store
 
 
 class Store:
@@ -115,11 +38,14 @@ class Store:
         self._segments = Segments(self.path.with_name(self.path.name + ".texts"))
         self._blobs = Blobs(self.path.with_name(self.path.name + ".blobs"))
         self._tables_dir = self.path.with_name(self.path.name + ".tables")
-        self._tables: dict[str, tuple[int, dict[str, Doc]]] = {}
+        # caches, each entry tagged with the generation it was read at:
+        self._shards: dict[tuple[str, int], tuple[int, dict[str, Doc]]] = {}
+        self._indexes: dict[str, tuple[int, dict[str, int]]] = {}
+        self._tables: dict[str, tuple[int, dict[str, Doc]]] = {}  # whole tables, merged
         self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S)
         self._mutex = threading.RLock()
-        self._db = _KeyedTinyDB(self.path, storage=_HeldCache(AtomicJSONStorage))
-        self._middleware: _HeldCache = self._db.storage  # type: ignore[assignment]
+        self._db = KeyedTinyDB(self.path, storage=HeldCache(AtomicJSONStorage))
+        self._middleware: HeldCache = self._db.storage  # type: ignore[assignment]
         self._signature: tuple[int, int, int] | None = None
         self._check_schema()
 
@@ -174,50 +100,84 @@ class Store:
                                  f"migrated to {SCHEMA_VERSION}; ingest into a new --db")
             with self.transaction() as tx:
                 migrate(tx)
+                tx.put("meta", "schema", {"version": SCHEMA_VERSION})
+            if version == 2:  # committed: the single-file tables are garbage now
+                for path in self._tables_dir.glob("*.json"):
+                    if path.name.count(".") == 2:  # stories.7.json, not stories.0.7.json
+                        path.unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- reads
 
-    def _gen(self, table: str) -> int:
-        entry = self._db.table("meta").get(doc_id=f"table:{table}")
-        return entry["gen"] if entry else 0
+    def _layout(self, table: str) -> Layout:
+        return Layout.from_doc(self._db.table("meta").get(doc_id=f"table:{table}"))
 
-    def _table_path(self, table: str, gen: int) -> Path:
-        return self._tables_dir / f"{table}.{gen}.json"
+    def _read_file(self, path: Path) -> dict[str, Any]:
+        raw = AtomicJSONStorage(path).read()
+        if raw is None:
+            raise StoreError(f"{path}: table file missing; the store was damaged outside "
+                             "newswatch")
+        return raw
+
+    def _index(self, table: str, layout: Layout) -> dict[str, int]:
+        """Key -> shard of a table (cached per generation)."""
+        cached = self._indexes.get(table)
+        if cached is not None and cached[0] == layout.index:
+            return cached[1]
+        index = (index_from_doc(self._read_file(self._index_path(table, layout.index)))
+                 if layout.index else {})
+        self._indexes[table] = (layout.index, index)
+        return index
+
+    def _shard(self, table: str, shard: int, layout: Layout) -> dict[str, Doc]:
+        gen = layout.shards[shard]
+        cached = self._shards.get((table, shard))
+        if cached is not None and cached[0] == gen:
+            return cached[1]
+        data = self._read_file(self._shard_path(table, shard, gen)).get(table, {})
+        self._shards[(table, shard)] = (gen, data)
+        return data
+
+    def _doc(self, table: str, key: str) -> Doc | None:
+        """One committed document, reading only its shard. Caller holds the mutex and
+        has refreshed."""
+        if table == "meta":
+            return self._raw(table).get(key)
+        layout = self._layout(table)
+        shard = self._index(table, layout).get(key)
+        return None if shard is None else self._shard(table, shard, layout).get(key)
 
     def _raw(self, table: str) -> dict[str, Doc]:
-        """The committed documents of a table (cached per generation). Caller holds
+        """Every committed document of a table (cached per generation). Caller holds
         the mutex and has refreshed."""
         if table == "meta":
             return (self._middleware.read() or {}).get("meta", {})
-        gen = self._gen(table)
+        layout = self._layout(table)
         cached = self._tables.get(table)
-        if cached is not None and cached[0] == gen:
+        if cached is not None and cached[0] == layout.gen:
             return cached[1]
-        if gen == 0:
-            data: dict[str, Doc] = {}
-        else:
-            try:
-                raw = AtomicJSONStorage(self._table_path(table, gen)).read()
-            except StoreError:
-                raise
-            if raw is None:
-                raise StoreError(f"{self._table_path(table, gen)}: table file missing; "
-                                 "the store was damaged outside newswatch")
-            data = raw.get(table, {})
-        self._tables[table] = (gen, data)
+        data: dict[str, Doc] = {}
+        for shard in range(len(layout.shards)):
+            data.update(self._shard(table, shard, layout))
+        self._tables[table] = (layout.gen, data)
         return data
+
+    def _shard_path(self, table: str, shard: int, gen: int) -> Path:
+        return self._tables_dir / f"{table}.{shard}.{gen}.json"
+
+    def _index_path(self, table: str, gen: int) -> Path:
+        return self._tables_dir / f"{table}.index.{gen}.json"
 
     def get(self, table: str, key: str) -> Doc | None:
         with self._mutex:
             self._refresh()
-            doc = self._raw(table).get(key)
+            doc = self._doc(table, key)
             return dict(doc) if doc is not None else None
 
     def get_many(self, table: str, keys: Iterable[str]) -> dict[str, Doc]:
         with self._mutex:
             self._refresh()
-            raw = self._raw(table)
-            return {key: dict(raw[key]) for key in keys if key in raw}
+            found = {key: self._doc(table, key) for key in keys}
+            return {key: dict(doc) for key, doc in found.items() if doc is not None}
 
     def items(self, table: str) -> list[tuple[str, Mapping[str, Any]]]:
         """Every (key, document) of a table, without copying: treat them as read-only.
@@ -231,7 +191,9 @@ class Store:
     def count(self, table: str) -> int:
         with self._mutex:
             self._refresh()
-            return len(self._raw(table))
+            if table == "meta":
+                return len(self._raw(table))
+            return len(self._index(table, self._layout(table)))
 
     def texts(self, keys: Iterable[str]) -> dict[str, str]:
         """Full texts of the given story ids (missing ones are left out)."""
@@ -293,21 +255,31 @@ class Store:
                     continue
                 stories[sid] = doc
             doc["text"] = list(ref)
-        new_tables: dict[str, tuple[int, dict[str, Doc]]] = {}
+        replaced: list[tuple[str, Layout]] = []  # (table, its layout before this commit)
+        cached: list[tuple[str, Layout, dict[int, dict[str, Doc]], dict[str, int] | None]] = []
         for name, changes in list(tx.staged.items()):
             if name == "meta" or not changes:
                 continue
-            data = dict(self._raw(name))
-            for key, doc in changes.items():
-                if doc is None:
-                    data.pop(key, None)
-                else:
-                    data[key] = doc
-            gen = self._gen(name) + 1
+            old = self._layout(name)
+            step = plan(old, self._index(name, old), changes)
             make_dir(self._tables_dir)
-            AtomicJSONStorage(self._table_path(name, gen)).write({name: data})
-            tx.put("meta", f"table:{name}", {"gen": gen})
-            new_tables[name] = (gen, data)
+            shards: dict[int, dict[str, Doc]] = {}
+            for shard, edits in step.by_shard.items():
+                data = dict(self._shard(name, shard, old)) if shard < len(old.shards) else {}
+                for key, doc in edits.items():
+                    if doc is None:
+                        data.pop(key, None)
+                    else:
+                        data[key] = doc
+                AtomicJSONStorage(self._shard_path(name, shard, step.layout.gen)).write(
+                    {name: data})
+                shards[shard] = data
+            if step.index is not None:
+                AtomicJSONStorage(self._index_path(name, step.layout.gen)).write(
+                    index_doc(step.index, len(step.layout.shards)))
+            tx.put("meta", f"table:{name}", step.layout.to_doc())
+            replaced.append((name, old))
+            cached.append((name, step.layout, shards, step.index))
         try:
             changes = tx.staged.get("meta", {})
             table = self._db.table("meta")
@@ -324,20 +296,32 @@ class Store:
             self._db.clear_cache()
             self._signature = None
             raise
-        self._tables.update(new_tables)
-        for name, (gen, _) in new_tables.items():
-            self._prune(name, keep_from=gen - 1)
+        for name, layout, shards, index in cached:
+            for shard, data in shards.items():
+                self._shards[(name, shard)] = (layout.gen, data)
+            if index is not None:
+                self._indexes[name] = (layout.gen, index)
+        for name, old in replaced:
+            self._prune(name, old, self._layout(name))
         self._signature = self._stat_signature()
         for name, gen in written.items():
             self._blobs.prune(name, keep_from=gen - 1)
 
 
-    def _prune(self, table: str, keep_from: int) -> None:
-        for path in self._tables_dir.glob(f"{table}.*.json"):
-            gen = path.name[len(table) + 1:-5]
-            if gen.isdigit() and int(gen) < keep_from:
-                with contextlib.suppress(OSError):
-                    path.unlink()
+    def _prune(self, table: str, old: Layout, new: Layout) -> None:
+        """Delete the files that the replaced generations superseded: each rewritten shard
+        (and the index) keeps its new file and the one before, for readers mid-read."""
+        doomed: list[tuple[str, int]] = [
+            (f"{table}.{shard}.", old.shards[shard])
+            for shard in range(len(old.shards)) if new.shards[shard] != old.shards[shard]]
+        if new.index != old.index:
+            doomed.append((f"{table}.index.", old.index))
+        for prefix, keep_from in doomed:
+            for path in self._tables_dir.glob(f"{prefix}*.json"):
+                gen = path.name[len(prefix):-5]
+                if gen.isdigit() and int(gen) < keep_from:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
 
 
 class Transaction:
@@ -358,7 +342,7 @@ class Transaction:
         if key in changes:
             doc = changes[key]
             return dict(doc) if doc is not None else None
-        doc = self._store._raw(table).get(key)
+        doc = self._store._doc(table, key)
         return dict(doc) if doc is not None else None
 
     def put(self, table: str, key: str, doc: Doc) -> None:
@@ -373,8 +357,3 @@ class Transaction:
     def put_blob(self, name: str, data: bytes) -> None:
         """Replace a blob; written as a new generation when the transaction commits."""
         self.staged_blobs[name] = data
-
-
-# Schema migrations: old version -> function that rewrites the store to SCHEMA_VERSION
-# inside one transaction. Version 1 is the first released layout, so nothing migrates yet.
-MIGRATIONS: dict[int, Callable[[Transaction], None]] = {}
