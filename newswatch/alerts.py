@@ -13,6 +13,11 @@ from newswatch.store import Store, Transaction
 from newswatch.watch.model import RuleHit, Span
 
 ALERTS = "alerts"
+# alert id -> {"created": …} for every alert neither emitted nor retired, kept in step by
+# every alert write (``save_alert``), so a headless pass finds what to emit without
+# reading the whole alerts table
+OUTBOX = "outbox"
+OUTBOX_BUILT = "outbox"  # meta record: the outbox has been built for this store
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 
@@ -97,7 +102,7 @@ def reconcile(tx: Transaction, story_id: str, story_doc: dict[str, Any],
         matches = [[s.field, s.start, s.end, s.text] for s in hit.matches]
         doc = tx.get(ALERTS, aid)
         if doc is None:
-            tx.put(ALERTS, aid, {"watchlist": hit.watchlist, "rule": hit.rule,
+            save_alert(tx, aid, {"watchlist": hit.watchlist, "rule": hit.rule,
                                  "severity": hit.severity, "created": now, "updated": now,
                                  "story": story_id, "matches": matches, **header})
             out.new.append(aid)
@@ -110,16 +115,41 @@ def reconcile(tx: Transaction, story_id: str, story_doc: dict[str, Any],
             changed = True
         if changed:
             doc.update(matches=matches, severity=hit.severity, updated=now, **header)
-            tx.put(ALERTS, aid, doc)
+            save_alert(tx, aid, doc)
     for aid in previous:
         if aid in current:
             continue
         doc = tx.get(ALERTS, aid)
         if doc is not None and not doc.get("retired"):
             doc.update(retired=True, updated=now)
-            tx.put(ALERTS, aid, doc)
+            save_alert(tx, aid, doc)
             out.retired.append(aid)
     story_doc["alerts"] = sorted(set(previous) | set(current))
+
+
+def save_alert(tx: Transaction, aid: str, doc: dict[str, Any]) -> None:
+    """Write an alert and keep the outbox in step with its emitted / retired flags."""
+    tx.put(ALERTS, aid, doc)
+    if doc.get("emitted") or doc.get("retired"):
+        if tx.get(OUTBOX, aid) is not None:
+            tx.delete(OUTBOX, aid)
+    elif tx.get(OUTBOX, aid) is None:
+        tx.put(OUTBOX, aid, {"created": doc["created"]})
+
+
+def pending_alerts(store: Store) -> list[tuple[str, dict[str, Any]]]:
+    """Alerts neither emitted nor retired, oldest first, read through the outbox (built
+    from one scan of the alerts table the first time a store is asked)."""
+    if store.get("meta", OUTBOX_BUILT) is None:
+        with store.transaction() as tx:
+            for aid, doc in tx.store.items(ALERTS):
+                if not doc.get("emitted") and not doc.get("retired"):
+                    tx.put(OUTBOX, aid, {"created": doc["created"]})
+            tx.put("meta", OUTBOX_BUILT, {"built": True})
+    ids = [aid for aid, _ in sorted(store.items(OUTBOX), key=lambda kv: (kv[1]["created"], kv[0]))]
+    docs = store.get_many(ALERTS, ids)
+    return [(aid, docs[aid]) for aid in ids
+            if aid in docs and not docs[aid].get("emitted") and not docs[aid].get("retired")]
 
 
 def alert_json(alert: Alert, cluster_size: int | None = None) -> dict[str, Any]:
@@ -154,7 +184,7 @@ def retire_alerts(tx: Transaction, alert_ids: Iterable[str], now: str) -> int:
         doc = tx.get(ALERTS, aid)
         if doc is not None and not doc.get("retired"):
             doc.update(retired=True, updated=now)
-            tx.put(ALERTS, aid, doc)
+            save_alert(tx, aid, doc)
             count += 1
     return count
 
@@ -166,7 +196,7 @@ def set_flags(store: Store, alert_ids: Iterable[str], **flags: bool) -> None:
             doc = tx.get(ALERTS, aid)
             if doc is not None:
                 doc.update(flags)
-                tx.put(ALERTS, aid, doc)
+                save_alert(tx, aid, doc)
 
 
 def list_alerts(store: Store, *, since: str | None = None, watchlist: str | None = None,

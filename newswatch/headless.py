@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 
-from newswatch.alerts import ALERTS, alert_from_doc, alert_json
+from newswatch.alerts import ALERTS, alert_from_doc, alert_json, pending_alerts, save_alert
 from newswatch.clusters import CLUSTERS
 from newswatch.models import utc_now
 from newswatch.poller import Poller, PollReport
 from newswatch.sinks import Sink, encode
-from newswatch.store import Store
+from newswatch.store import Store, Transaction
 
 log = logging.getLogger("newswatch")
 EMITTED = "emitted"  # table: cluster/watchlist/rule key -> the emission it stands for
@@ -49,18 +49,15 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
     Marks are committed in batches (each commit rewrites the alerts table), after the
     sinks took the alerts: a crash in between repeats at most one batch, never loses one."""
     report = EmitReport()
-    pending = sorted(((k, d) for k, d in store.items(ALERTS)
-                      if not d.get("emitted") and not d.get("retired")),
-                     key=lambda kv: (kv[1]["created"], kv[0]))
+    pending = pending_alerts(store)
     if not pending:
         return report
     clusters = store.get_many(CLUSTERS, {d["cluster"] for _, d in pending if d.get("cluster")})
-    emitted = dict(store.items(EMITTED))  # read-only snapshot; updates go to ``records``
-    records: dict[str, dict] = {}
+    records: dict[str, dict] = {}  # emissions written by this pass
     marks: list[str] = []
 
     def lookup(key: str) -> dict | None:
-        found = records.get(key) or emitted.get(key)
+        found = records.get(key) or store.get(EMITTED, key)
         return dict(found) if found is not None else None
 
     def flush() -> None:
@@ -70,7 +67,6 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
                     _mark(tx, aid)
                 for key, record in records.items():
                     tx.put(EMITTED, key, record)
-            emitted.update(records)
             marks.clear()
             records.clear()
 
@@ -108,11 +104,11 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
     return report
 
 
-def _mark(tx, alert_id: str) -> None:  # noqa: ANN001 - store.Transaction
+def _mark(tx: Transaction, alert_id: str) -> None:
     doc = tx.get(ALERTS, alert_id)
     if doc is not None:
         doc["emitted"] = True
-        tx.put(ALERTS, alert_id, doc)
+        save_alert(tx, alert_id, doc)
 
 
 class Runner:

@@ -92,6 +92,12 @@ class Watcher:
     def match_into(self, tx: Transaction, story_id: str, doc: dict[str, Any], text: str,
                    now: str, out: Reconciled) -> None:
         """Match one story (doc is its staged metadata) and reconcile its alerts."""
+        if not self.watchset.watchlists:  # nothing to watch: no entities, no hits
+            if doc.get("entities") or doc.get("alerts"):
+                doc["entities"] = []
+                reconcile(tx, story_id, doc, (), now, out)
+                tx.put("stories", story_id, doc)
+            return
         result = self.matcher.match(MatchInput(doc["source"], doc.get("title", ""), text))
         # id, name and count only: spans would triple the metadata file (a news story names
         # its entities dozens of times); the reader recomputes them for the one story shown.

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from newswatch.alerts import ALERTS
+from newswatch.alerts import ALERTS, OUTBOX, OUTBOX_BUILT, save_alert
 from newswatch.cli import main
 from newswatch.clusters import CLUSTERS
 from newswatch.config import load_settings
@@ -616,7 +616,7 @@ def test_a_cluster_that_absorbed_an_alerted_one_does_not_alert_again(tmp_path: P
                 "published": None, "cluster": cluster}
 
     with store.transaction() as tx:
-        tx.put(ALERTS, "a1", alert("s1", "x"))
+        save_alert(tx, "a1", alert("s1", "x"))
         tx.put(CLUSTERS, "x", {"label": "x", "size": 1, "stories": ["s1"]})
     sink = Collect()
     assert emit_pending(store, [sink]).printed == ["a1"]
@@ -624,8 +624,8 @@ def test_a_cluster_that_absorbed_an_alerted_one_does_not_alert_again(tmp_path: P
         tx.delete(CLUSTERS, "x")
         tx.put(CLUSTERS, "y", {"label": "y", "size": 3, "stories": ["s0", "s1", "s2"],
                                "merged": ["x"]})
-        tx.put(ALERTS, "a1", {**alert("s1", "y"), "emitted": True})
-        tx.put(ALERTS, "a2", alert("s2", "y"))
+        save_alert(tx, "a1", {**alert("s1", "y"), "emitted": True})
+        save_alert(tx, "a2", alert("s2", "y"))
     report = emit_pending(store, [sink])
     assert (report.printed, report.folded) == ([], ["a2"])
     assert [a["id"] for a in sink.alerts] == ["a1"]
@@ -634,5 +634,44 @@ def test_a_cluster_that_absorbed_an_alerted_one_does_not_alert_again(tmp_path: P
     assert (record["alert"], record["latest"], record["count"]) == ("a1", "a2", 2)
     # --every-story still prints each story's alert
     with store.transaction() as tx:
-        tx.put(ALERTS, "a3", alert("s3", "y"))
+        save_alert(tx, "a3", alert("s3", "y"))
     assert emit_pending(store, [sink], every_story=True).printed == ["a3"]
+
+
+# --------------------------------------------------------------------------- the outbox
+
+
+def _alert_doc(n: int, **flags: bool) -> dict[str, Any]:
+    return {"watchlist": "peace", "rule": "ceasefire", "severity": "high",
+            "created": f"2025-03-18T20:{n:02d}:00Z", "updated": "2025-03-18T20:00:00Z",
+            "story": f"s{n}", "matches": [], "title": f"Story {n}", "source": "a",
+            "url": None, "guid": f"g{n}", "published": None, "cluster": None, **flags}
+
+
+def test_the_outbox_holds_exactly_the_alerts_left_to_emit(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.json")
+    with store.transaction() as tx:
+        for n in range(4):
+            save_alert(tx, f"a{n}", _alert_doc(n))
+        save_alert(tx, "a1", _alert_doc(1, retired=True))
+    assert sorted(k for k, _ in store.items(OUTBOX)) == ["a0", "a2", "a3"]
+    sink = Collect()
+    assert emit_pending(store, [sink], every_story=True).printed == ["a0", "a2", "a3"]
+    assert store.count(OUTBOX) == 0
+    with store.transaction() as tx:  # revived, never emitted: due again
+        save_alert(tx, "a1", _alert_doc(1, retired=False))
+    assert emit_pending(store, [sink], every_story=True).printed == ["a1"]
+    assert emit_pending(store, [sink], every_story=True).printed == []
+
+
+def test_a_store_without_an_outbox_gets_one_from_its_alerts(tmp_path: Path) -> None:
+    """Stores written before the outbox existed: the first pass scans the alerts once."""
+    store = Store(tmp_path / "db.json")
+    with store.transaction() as tx:
+        tx.put(ALERTS, "old", _alert_doc(1, emitted=True))
+        tx.put(ALERTS, "due", _alert_doc(2))
+        tx.put(ALERTS, "gone", _alert_doc(3, retired=True))
+    assert store.get("meta", OUTBOX_BUILT) is None
+    sink = Collect()
+    assert emit_pending(store, [sink], every_story=True).printed == ["due"]
+    assert store.get("meta", OUTBOX_BUILT) is not None
