@@ -41,9 +41,9 @@ from itertools import chain
 import numpy as np
 import orjson
 
-from newswatch.cluster_features import NB, Features
+from newswatch.cluster_features import NB, Features, StoryFeatures, story_features
 
-__all__ = ["Assignment", "ClusterInput", "Clusterer", "Params"]
+__all__ = ["Assignment", "ClusterInput", "Clusterer", "Params", "StoryFeatures", "story_features"]
 
 _MAGIC = b"NWCL3\0"
 _FEATS = ("cos", "tcos", "year", "cover")
@@ -66,6 +66,9 @@ class ClusterInput:
     published: str | None
     fetched: str
     entities: tuple[str, ...] = ()
+    # precomputed ``story_features(title, text, params)`` (e.g. in a worker process); used
+    # instead of featurising title and text when computed with the clusterer's params
+    features: StoryFeatures | None = None
 
 
 @dataclass(slots=True)
@@ -193,7 +196,10 @@ class Clusterer:
     def add(self, inp: ClusterInput) -> Assignment:
         """Assign one story to a cluster (new or existing); never raises on odd input."""
         p = self.p
-        ids, tf, intitle, years = self._feat(inp.title, inp.text, inp.entities)
+        feat, sf = self._feat, inp.features
+        if sf is None or sf.key != feat.key:
+            sf = feat.story(inp.title, inp.text)
+        ids, tf, intitle, years = feat.fold(sf, inp.entities)
         day, fetched = _days(inp.published), _days(inp.fetched)
         if day is None or (fetched is not None and day > fetched + 1.0):
             day = fetched  # no date, or a date in the future: trust the fetch time

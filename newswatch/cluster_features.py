@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,14 +54,33 @@ def _clean(s: str) -> str:
     return s.replace("\u2019", "'").replace("\u2018", "'").replace("\u00a0", " ")
 
 
+def _key(p: Params) -> tuple[float, float, float, float, int]:
+    """The params a story's features depend on."""
+    return (p.title_weight, p.cap_boost, p.num_boost, p.ent_weight, p.max_body_chars)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryFeatures:
+    """A story's entity-free features (picklable): sorted unique buckets, their raw summed
+    weights before sublinear tf (float64, so entities fold in exactly), which buckets occur
+    in the title, the years 1950-2049 mentioned, and the params they were computed with."""
+
+    ids: np.ndarray  # int32, sorted unique
+    raw: np.ndarray  # float64
+    intitle: np.ndarray  # bool
+    years: tuple[int, ...]
+    key: tuple[float, float, float, float, int]
+
 
 class Features:
-    """Text -> (sorted unique feature ids, sublinear tf, title mask, years mentioned)."""
+    """Text -> (sorted unique feature ids, sublinear tf, title mask, years mentioned), in two
+    steps: ``story(title, text)`` (pure, picklable result) then ``fold(features, entities)``."""
 
-    __slots__ = ("p", "cache", "words", "multi", "year")
+    __slots__ = ("p", "key", "cache", "words", "multi", "year")
 
     def __init__(self, p: Params) -> None:
         self.p = p
+        self.key = _key(p)
         # Pure-function caches (rebuilt on demand, never persisted):
         self.cache: dict[str, int] = {}  # raw lowercase token -> bucket; -1 none; -2 see multi
         self.words: dict[str, int] = {}  # lowercase word -> stem bucket, -1 for stop words
@@ -148,7 +168,8 @@ class Features:
         ids += [wget(w, -1) if c > 0 else -1 for w, c in caps.items()]
         V += [c * cb for c in caps.values()]
 
-    def __call__(self, title: str, text: str, entities: tuple[str, ...]):
+    def story(self, title: str, text: str) -> StoryFeatures:
+        """The entity-free features of one story (pure: depends only on params and text)."""
         p = self.p
         title = _clean(title or "")
         text = _clean(text or "")
@@ -162,11 +183,6 @@ class Features:
             self._part(title, ids, V, years)
         nt = len(ids)
         self._part(text, ids, V, years)
-        for e in entities or ():
-            ws = _clean(str(e)).lower().split()
-            if ws:
-                ids.append(_h("p " + " ".join(ws)))
-                V.append(2.0 * p.ent_weight)
         ia = np.array(ids, np.int32)
         va = np.array(V, np.float32)
         va[:nt] *= p.title_weight
@@ -175,10 +191,43 @@ class Features:
         tmask[:nt] = True
         ia, va, tmask = ia[ok], va[ok], tmask[ok]
         u, inv = np.unique(ia, return_inverse=True)
-        tf = np.bincount(inv, weights=va, minlength=len(u)).astype(np.float32)
-        tf = np.where(tf >= 1.0, 1.0 + np.log(np.maximum(tf, 1.0)), tf)
+        raw = np.bincount(inv, weights=va, minlength=len(u))
         intitle = np.zeros(len(u), bool)
         intitle[inv[tmask]] = True
-        return u, tf, intitle, years
+        return StoryFeatures(u.astype(np.int32, copy=False), raw, intitle, tuple(sorted(years)),
+                             self.key)
+
+    def fold(self, sf: StoryFeatures, entities: tuple[str, ...] = ()):
+        """Add the entity features to ``sf`` and apply sublinear tf: (ids, tf, intitle, years),
+        exactly what featurising title, text and entities at once gives."""
+        u, raw, intitle = sf.ids, sf.raw, sf.intitle
+        eids = [_h("p " + " ".join(ws)) for ws in (_clean(str(e)).lower().split()
+                                                  for e in entities or ()) if ws]
+        if eids:
+            # raw sums come first, then each entity weight in order: the same float64
+            # additions as one bincount over all the story's (bucket, weight) pairs
+            u2, inv = np.unique(np.concatenate((u, np.array(eids, np.int32))),
+                                return_inverse=True)
+            raw = np.bincount(inv, weights=np.concatenate(
+                (raw, np.full(len(eids), np.float32(2.0 * self.p.ent_weight)))),
+                minlength=len(u2))
+            it = np.zeros(len(u2), bool)
+            it[inv[: len(u)]] = intitle
+            u, intitle = u2.astype(np.int32, copy=False), it
+        tf = raw.astype(np.float32)
+        tf = np.where(tf >= 1.0, 1.0 + np.log(np.maximum(tf, 1.0)), tf)
+        return u, tf, intitle, sf.years
+
+    def __call__(self, title: str, text: str, entities: tuple[str, ...] = ()):
+        return self.fold(self.story(title, text), entities)
 
 
+def story_features(title: str, text: str, params: Params | None = None) -> StoryFeatures:
+    """Features of one story without its entities, for computing in worker processes. This
+    builds a fresh :class:`Features` (empty caches) per call; a worker handling many stories
+    should keep one ``Features(params)`` and call its ``story`` method instead."""
+    if params is None:
+        from newswatch.cluster import Params
+
+        params = Params()
+    return Features(params).story(title, text)

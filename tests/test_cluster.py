@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
 
-from newswatch.cluster import Assignment, Clusterer, ClusterInput, Params
+from newswatch.cluster import Assignment, Clusterer, ClusterInput, Params, story_features
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = sorted((REPO / "seeds").glob("*.txt"))
@@ -145,6 +147,29 @@ def test_state_round_trip_continues_identically() -> None:
     assert got == ref
     assert any(a.cluster_id != x.story_id for a, x in zip(ref, items, strict=True))
     assert c.to_bytes() == full.to_bytes()
+
+
+def test_features_computed_elsewhere_give_the_same_clustering() -> None:
+    ents = ("Abdel Fattah al-Burhan", "RSF", "Valencia", "  ", "RSF")
+    items = [story(p.stem, p.read_text(encoding="utf-8")) for p in SEEDS]
+    items += [replace(story(k, t), entities=ents[:n]) for n, (k, t) in enumerate(
+        (("s", CEASEFIRE_A), ("f", FLOOD), ("q", QUAKE), ("k", CEASEFIRE_B), ("s2", CEASEFIRE_A)))]
+    items += [story("seed-untitled", SEEDS[0].read_text(encoding="utf-8"), title="")]
+    items += _stream()[:40]
+    plain, pre = Clusterer(), Clusterer()
+    ref = [plain.add(x) for x in items]
+    # as a worker process would: a pickled result, without the entities
+    got = [pre.add(replace(x, features=pickle.loads(pickle.dumps(
+        story_features(x.title, x.text))))) for x in items]
+    assert got == ref
+    assert ref[0].cluster_id == ref[1].cluster_id  # the seeds
+    assert pre.to_bytes() == plain.to_bytes()
+    # features computed with other params are not used: the clusterer featurises itself
+    other, plain = Clusterer(Params(title_weight=3.0)), Clusterer(Params(title_weight=3.0))
+    ref = [plain.add(x) for x in items]
+    assert [other.add(replace(x, features=story_features(x.title, x.text)))
+            for x in items] == ref
+    assert other.to_bytes() == plain.to_bytes()
 
 
 def test_empty_state_round_trips() -> None:
