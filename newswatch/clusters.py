@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newswatch.alerts import set_cluster
-from newswatch.cluster import Assignment, Clusterer, ClusterInput
 from newswatch.store import Store, Transaction
 from newswatch.stories import STORIES
+
+if TYPE_CHECKING:  # numpy is imported only when a story is clustered
+    from newswatch.cluster import Assignment, Clusterer
+    from newswatch.cluster_features import StoryFeatures
 
 log = logging.getLogger("newswatch")
 
@@ -38,6 +41,8 @@ class ClusterService:
         self._gen: int | None = None
 
     def _current(self, tx: Transaction) -> Clusterer:
+        from newswatch.cluster import Clusterer
+
         meta = tx.get("meta", f"blob:{BLOB}")
         gen = meta["gen"] if meta else 0
         if self._clusterer is None or gen != self._gen:
@@ -52,10 +57,14 @@ class ClusterService:
         return self._clusterer
 
     def assign(self, tx: Transaction, story_ids: list[str], texts: Mapping[str, str],
-               report: ClusterReport) -> None:
-        """Cluster new stories (their docs are staged in ``tx``) and save the index."""
+               report: ClusterReport,
+               features: Mapping[str, StoryFeatures] | None = None) -> None:
+        """Cluster new stories (their docs are staged in ``tx``) and save the index.
+        ``features`` holds the stories' features where they were computed already."""
         if not story_ids:
             return
+        from newswatch.cluster import ClusterInput
+
         clusterer = self._current(tx)
         members: dict[str, set[str]] = {}  # cluster id -> its story ids, for this batch
         for sid in story_ids:
@@ -65,7 +74,8 @@ class ClusterService:
             inp = ClusterInput(sid, doc.get("title", ""), texts.get(sid, ""),
                                doc.get("source", ""), doc.get("published"),
                                doc.get("fetched", ""),
-                               tuple(e["id"] for e in doc.get("entities", [])))
+                               tuple(e["id"] for e in doc.get("entities", [])),
+                               features.get(sid) if features else None)
             try:
                 assignment = clusterer.add(inp)
             except Exception as exc:  # clustering must never stop a story being stored

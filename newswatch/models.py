@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from newswatch.cluster_features import StoryFeatures
 
 
 def utc_now() -> str:
@@ -32,6 +36,9 @@ class Item:
     text: str
     url: str | None = None
     published: str | None = None  # ISO 8601 UTC or None
+    # clustering features computed where the item was parsed (a feed worker process), so
+    # the ingest does not compute them again; None: computed when the story is clustered
+    features: StoryFeatures | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:

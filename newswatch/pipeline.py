@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from newswatch.alerts import Reconciled
@@ -45,31 +45,31 @@ class IngestReport:
         return bool(self.sources) and all(s.failed for s in self.sources)
 
 
-def read_sources(specs: Sequence[SourceSpec], store: Store) -> list[SourceResult]:
-    """Read every source; feeds use (and return) their conditional-GET state."""
+def read_sources(specs: Sequence[SourceSpec], store: Store) -> Iterator[SourceResult]:
+    """Read every source: feeds first, each yielded as soon as it is fetched and parsed
+    (using, and returning, its conditional-GET state), then local files."""
     feeds = [s for s in specs if s.url]
-    results: dict[int, SourceResult] = {}
     if feeds:
-        from newswatch.sources.fetch import fetch_feeds  # httpx only when feeds are asked for
+        from newswatch.sources.fetch import iter_feeds  # httpx only when feeds are asked for
 
-        states = feed_states(store, [s.url for s in feeds if s.url])
-        for spec, result in zip(feeds, fetch_feeds(feeds, states), strict=True):
-            results[id(spec)] = result
+        yield from iter_feeds(feeds, feed_states(store, [s.url for s in feeds if s.url]))
     if len(feeds) < len(specs):
         from newswatch.sources.local import read_local
 
         for spec in specs:
             if not spec.url:
-                results[id(spec)] = read_local(spec)
-    return [results[id(s)] for s in specs]
+                yield read_local(spec)
 
 
 def ingest(store: Store, specs: Sequence[SourceSpec], watcher: Watcher | None = None,
            clusters: ClusterService | None = None) -> IngestReport:
     """Read the sources, store what they hold, match and cluster it. Never raises for a
-    bad source."""
+    bad source. Feeds are stored as they arrive, a batch of ``BATCH_ITEMS`` at a time,
+    while later ones are still being fetched; the report lists sources in the order given."""
     rematched = ensure_current(store, watcher) if watcher is not None else None
     report = store_results(store, read_sources(specs, store), watcher, clusters)
+    position = {(s.name, s.location): k for k, s in reversed(list(enumerate(specs)))}
+    report.sources.sort(key=lambda r: position.get((r.name, r.location), len(specs)))
     report.rematched = rematched
     return report
 
@@ -77,6 +77,8 @@ def ingest(store: Store, specs: Sequence[SourceSpec], watcher: Watcher | None = 
 def store_results(store: Store, results: Iterable[SourceResult],
                   watcher: Watcher | None = None,
                   clusters: ClusterService | None = None) -> IngestReport:
+    """Store, match and cluster what the sources gave, one transaction per batch of at most
+    ``BATCH_ITEMS`` items (a source's items may span batches)."""
     report = IngestReport()
     pending: list[tuple[SourceReport, list[Item]]] = []
     pending_size = 0
@@ -120,6 +122,8 @@ def _commit(store: Store, pending: list[tuple[SourceReport, list[Item]]], states
                                            report.alerts)
             changed.extend(result.changed)
         if clusters is not None:  # once per transaction: it commits one index generation
-            clusters.assign(tx, changed, tx.staged_texts, report.clusters)
+            features = {item.id: item.features for _, items in pending for item in items
+                        if item.features is not None}
+            clusters.assign(tx, changed, tx.staged_texts, report.clusters, features)
         for state in states:
             put_feed_state(tx, state)

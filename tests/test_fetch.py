@@ -15,8 +15,8 @@ import pytest
 
 from newswatch.models import FeedState
 from newswatch.sources import SourceSpec
-from newswatch.sources import fetch as fetch_mod
-from newswatch.sources.fetch import FetchSettings, fetch_feeds
+from newswatch.sources import parsing as parsing_mod
+from newswatch.sources.fetch import FetchSettings, fetch_feeds, iter_feeds
 from tests.feedserver import HTML_PAGE, FeedServer, atom_feed, closed_port, http_date, rss_feed
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,13 +77,13 @@ def test_second_fetch_is_conditional_and_304_costs_no_parse(
     url = feed_server.route("/cond.xml", body=rss_feed(RSS_ITEMS), etag='"v1"',
                             last_modified=modified)
     parses: list[str] = []
-    real_parse = fetch_mod._parse_in_worker
+    real_parse = parsing_mod._parse_in_worker
 
     def counting(*args):
         parses.append(args[2])
         return real_parse(*args)
 
-    monkeypatch.setattr(fetch_mod, "_parse_in_worker", counting)
+    monkeypatch.setattr(parsing_mod, "_parse_in_worker", counting)
     first = one(url, FeedState(url=url, failures=3, last_error="HTTP 503 Service Unavailable"))
     assert len(first.items) == 2 and parses == [url]
     assert first.feed_state is not None
@@ -217,7 +217,7 @@ def test_broken_process_pool_falls_back_to_parsing_inline(
         def shutdown(self, *args: object, **kwargs: object) -> None:
             pass
 
-    monkeypatch.setattr(fetch_mod.concurrent.futures, "ProcessPoolExecutor", BrokenPool)
+    monkeypatch.setattr(parsing_mod.concurrent.futures, "ProcessPoolExecutor", BrokenPool)
     urls = [feed_server.route(f"/p{i}.xml", body=rss_feed(RSS_ITEMS)) for i in range(4)]
     results = fetch_feeds([spec(f"p{i}", u) for i, u in enumerate(urls)], {},
                           FetchSettings(parse_workers=2))
@@ -249,3 +249,17 @@ def test_all_304_run_loads_no_parser_and_starts_no_workers(feed_server: FeedServ
     out = subprocess.run([sys.executable, "-c", script, json.dumps(urls)], cwd=REPO,
                          capture_output=True, text=True, timeout=30, check=True)
     assert json.loads(out.stdout) == [5, False, 0]
+
+
+def test_iter_feeds_yields_each_feed_as_soon_as_it_is_parsed(feed_server: FeedServer) -> None:
+    slow = feed_server.route("/late.xml", body=rss_feed(RSS_ITEMS), delay=1.5)
+    fast = feed_server.route("/early.xml", body=rss_feed(RSS_ITEMS))
+    other = feed_server.route("/early2.xml", body=rss_feed(RSS_ITEMS))
+    started = time.monotonic()
+    arrivals = [(r.spec.name, time.monotonic() - started, len(r.items)) for r in
+                iter_feeds([spec("late", slow), spec("early", fast), spec("e2", other)], {})]
+    assert sorted((name, n) for name, _, n in arrivals[:2]) == [("e2", 2), ("early", 2)]
+    assert arrivals[2][0] == "late" and arrivals[2][2] == 2
+    assert arrivals[1][1] < 1.0 <= arrivals[2][1]
+    # every item carries its clustering features, computed where the feed was parsed
+    assert all(item.features is not None for item in fetch_feeds([spec("e", fast)], {})[0].items)

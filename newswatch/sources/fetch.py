@@ -1,35 +1,30 @@
 """Fetch feed URLs concurrently: conditional GET, timeouts, a size cap, parsing in processes.
 
-``fetch_feeds`` never raises for network or feed problems; each source gets one
-:class:`SourceResult` whose ``error`` is a one-line reason. httpx and feedparser are
-imported only when needed, so an all-304 run never loads the parser nor starts workers."""
+``fetch_feeds`` and ``iter_feeds`` never raise for network or feed problems; each source
+gets one :class:`SourceResult` whose ``error`` is a one-line reason. httpx and feedparser
+are imported only when needed, so an all-304 run never loads the parser nor starts
+workers."""
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import dataclasses
 import importlib.util
-import multiprocessing
-import os
+import queue
 import socket
 import sys
-import warnings
-from collections.abc import Awaitable, Coroutine
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from newswatch.models import FeedState, Item, utc_now
 from newswatch.sources import SourceResult, SourceSpec
+from newswatch.sources.parsing import ParseQueue
 
 if TYPE_CHECKING:
     import httpx
-
-# What a parse returns across the process boundary: (error, skipped, item field tuples).
-# Plain tuples keep pickling cheap and keep feedparser out of the parent process.
-RawParse = tuple[str | None, list[str], list[tuple[Any, ...]]]
-ParseArgs = tuple[bytes, str, str, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,19 +82,43 @@ def fetch_feeds(specs: list[SourceSpec], states: dict[str, FeedState],
 
     ``states`` maps a URL to what the feed told us last time (for conditional GET);
     each result carries the updated :class:`FeedState`."""
+    position = {id(spec): k for k, spec in enumerate(specs)}
+    return sorted(iter_feeds(specs, states, settings), key=lambda r: position[id(r.spec)])
+
+
+_END = object()
+
+
+def iter_feeds(specs: list[SourceSpec], states: dict[str, FeedState],
+               settings: FetchSettings = FetchSettings()) -> Iterator[SourceResult]:
+    """Like :func:`fetch_feeds`, but yield each feed's result as soon as it is parsed (in
+    completion order) while the others are still fetched, on an event loop in a thread
+    of its own: the caller can store and cluster early feeds meanwhile."""
     if not specs:
-        return []
+        return
+    results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def run() -> None:
+        try:
+            asyncio.run(_fetch_all(specs, states, settings, results.put))
+        except BaseException as exc:  # handed to the consumer, raised there
+            results.put(exc)
+        finally:
+            results.put(_END)
+
+    thread = threading.Thread(target=run, name="newswatch-fetch", daemon=True)
+    thread.start()
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_fetch_all(specs, states, settings))
-    # Called from inside an event loop (e.g. a TUI worker): run on a fresh loop in a thread.
-    with concurrent.futures.ThreadPoolExecutor(1) as runner:
-        return runner.submit(asyncio.run, _fetch_all(specs, states, settings)).result()
+        while (got := results.get()) is not _END:
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        thread.join()
 
 
 async def _fetch_all(specs: list[SourceSpec], states: dict[str, FeedState],
-                     settings: FetchSettings) -> list[SourceResult]:
+                     settings: FetchSettings, done: Callable[[SourceResult], None]) -> None:
     if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
         # httpcore retries ``import sniffio`` on every request; a missing module costs a
         # sys.path scan each time. A None entry makes the retry fail at once.
@@ -112,24 +131,27 @@ async def _fetch_all(specs: list[SourceSpec], states: dict[str, FeedState],
                           max_keepalive_connections=max(1, settings.concurrency))
     overall = asyncio.Semaphore(max(1, settings.concurrency))
     hosts: dict[str, _Host] = {}
-    parser = _ParseQueue(settings, len(specs))
+    parser = ParseQueue(settings.parse_workers, len(specs))
     headers = {"User-Agent": settings.user_agent,
                "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                          "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"}
+
+    async def one(client: httpx.AsyncClient, spec: SourceSpec) -> None:
+        done(await _fetch_one(client, spec, states.get(spec.url or ""), settings, overall,
+                              hosts, parser))
+
     try:
         async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers,
                                      follow_redirects=True,
                                      max_redirects=settings.max_redirects) as client:
-            tasks = [_fetch_one(client, spec, states.get(spec.url or ""), settings, overall,
-                                hosts, parser) for spec in specs]
-            return list(await asyncio.gather(*tasks))
+            await asyncio.gather(*(one(client, spec) for spec in specs))
     finally:
         parser.close()
 
 
 async def _fetch_one(client: httpx.AsyncClient, spec: SourceSpec, state: FeedState | None,
                      settings: FetchSettings, overall: asyncio.Semaphore,
-                     hosts: dict[str, _Host], parser: _ParseQueue) -> SourceResult:
+                     hosts: dict[str, _Host], parser: ParseQueue) -> SourceResult:
     url = spec.url or ""
     old = state if state is not None else FeedState(url=url)
     result = SourceResult(spec=spec)
@@ -289,102 +311,3 @@ def _size(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.3g} {unit}"
     return f"{n} bytes"
-
-
-def _parse_in_worker(data: bytes, source: str, location: str,
-                     content_type: str | None) -> RawParse:
-    """Runs in a worker process (or inline): parse one document to plain tuples."""
-    from newswatch.sources.feedparse import parse_feed
-
-    parsed = parse_feed(data, source, location, content_type)
-    rows = [(i.source, i.guid, i.title, i.text, i.url, i.published) for i in parsed.items]
-    return parsed.error, parsed.skipped, rows
-
-
-class _ParseQueue:
-    """Parses bodies as they arrive, in a process pool started on the second body.
-
-    The first body is held until a second one arrives (then both go to the pool) or
-    until every fetch has finished (then it is parsed inline): one body never pays
-    for a pool, no body never imports feedparser."""
-
-    def __init__(self, settings: FetchSettings, fetches: int) -> None:
-        self._workers = settings.parse_workers or os.cpu_count() or 1
-        self._fetching = fetches
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self._broken = False
-        self._held: tuple[ParseArgs, asyncio.Future[RawParse]] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def finish_nowait(self) -> None:
-        """A fetch ended without a body to parse."""
-        self._fetching -= 1
-        if self._fetching == 0 and self._held is not None:
-            args, future = self._held
-            self._held = None
-            self._spawn(self._settle(future, self._inline(args)))
-
-    async def finish(self, args: ParseArgs) -> RawParse:
-        """A fetch ended with a body: parse it (in the pool when there is one)."""
-        self._fetching -= 1
-        if self._pool is None and not self._broken:
-            if self._held is None:
-                if self._fetching == 0 or self._workers <= 1:
-                    return await self._inline(args)
-                future: asyncio.Future[RawParse] = asyncio.get_running_loop().create_future()
-                self._held = (args, future)
-                return await future
-            held_args, held_future = self._held
-            self._held = None
-            self._start_pool()
-            self._spawn(self._settle(held_future, self._parse(held_args)))
-        return await self._parse(args)
-
-    async def _parse(self, args: ParseArgs) -> RawParse:
-        if self._pool is None or self._broken:
-            return await self._inline(args)
-        try:
-            with warnings.catch_warnings():  # 3.12+ warns on fork with threads; workers are pure
-                warnings.simplefilter("ignore", DeprecationWarning)
-                submitted = self._pool.submit(_parse_in_worker, *args)  # first submit forks
-            return await asyncio.wrap_future(submitted)
-        except (concurrent.futures.process.BrokenProcessPool, OSError, RuntimeError):
-            self._broken = True  # a worker died or the pool could not start: parse here
-            return await self._inline(args)
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)  # keep a reference until done
-        task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    async def _inline(args: ParseArgs) -> RawParse:
-        return await asyncio.to_thread(_parse_in_worker, *args)
-
-    @staticmethod
-    async def _settle(future: asyncio.Future[RawParse], work: Awaitable[RawParse]) -> None:
-        try:
-            value = await work
-        except Exception as exc:  # hand the failure to the fetch that waits for it
-            if not future.done():
-                future.set_exception(exc)
-        else:
-            if not future.done():
-                future.set_result(value)
-
-    def _start_pool(self) -> None:
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        if method not in multiprocessing.get_all_start_methods():
-            method = "spawn"
-        if method == "fork":  # import the parser once here; forked workers inherit it
-            import newswatch.sources.feedparse  # noqa: F401
-        try:
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self._workers, mp_context=multiprocessing.get_context(method))
-        except (OSError, ValueError, NotImplementedError):
-            self._broken = True
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None

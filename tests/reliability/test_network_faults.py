@@ -84,8 +84,8 @@ def cause_ok(error: str | None, expected: str) -> bool:
 @pytest.fixture
 def short_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
     """ingest() fetches with the default settings; tests want short timeouts."""
-    real = fetch_mod.fetch_feeds
-    monkeypatch.setattr(fetch_mod, "fetch_feeds",
+    real = fetch_mod.iter_feeds
+    monkeypatch.setattr(fetch_mod, "iter_feeds",
                         lambda specs, states, settings=SHORT: real(specs, states, SHORT))
 
 
