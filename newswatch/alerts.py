@@ -146,7 +146,8 @@ def pending_alerts(store: Store) -> list[tuple[str, dict[str, Any]]]:
                 if not doc.get("emitted") and not doc.get("retired"):
                     tx.put(OUTBOX, aid, {"created": doc["created"]})
             tx.put("meta", OUTBOX_BUILT, {"built": True})
-    ids = [aid for aid, _ in sorted(store.items(OUTBOX), key=lambda kv: (kv[1]["created"], kv[0]))]
+    # oldest first; equal times keep the outbox's (insertion) order: the order raised
+    ids = [aid for aid, _ in sorted(store.items(OUTBOX), key=lambda kv: kv[1]["created"])]
     docs = store.get_many(ALERTS, ids)
     return [(aid, docs[aid]) for aid in ids
             if aid in docs and not docs[aid].get("emitted") and not docs[aid].get("retired")]

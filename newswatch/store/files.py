@@ -15,8 +15,10 @@ from newswatch.errors import StoreError
 SEGMENT_MAX_BYTES = 4 * 1024 * 1024
 
 
-def atomic_write(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so a crash leaves either the old or the new file."""
+def atomic_write(path: Path, payload: bytes, sync_dir: bool = True) -> None:
+    """Write ``payload`` to ``path`` so a crash leaves either the old or the new file.
+    With ``sync_dir=False`` the caller makes the rename durable (:func:`fsync_dir`) once
+    for several files, before anything that refers to them."""
     directory = path.parent
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
@@ -33,7 +35,13 @@ def atomic_write(path: Path, payload: bytes) -> None:
             os.unlink(tmp)
         raise StoreError(f"{path}: cannot write store: {exc.strerror or exc}; "
                          "the previous version is intact") from exc
-    try:  # make the rename itself durable
+    if sync_dir:
+        fsync_dir(directory)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make the renames done in ``directory`` durable."""
+    try:
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

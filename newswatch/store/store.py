@@ -14,7 +14,7 @@ from filelock import FileLock, Timeout
 from tinydb.table import Document
 
 from newswatch.errors import StoreError
-from newswatch.store.files import Blobs, Segments, make_dir
+from newswatch.store.files import Blobs, Segments, fsync_dir, make_dir
 from newswatch.store.migrations import MIGRATIONS
 from newswatch.store.shards import Layout, index_doc, index_from_doc, plan
 from newswatch.store.tiny import AtomicJSONStorage, HeldCache, KeyedTinyDB
@@ -271,15 +271,17 @@ class Store:
                         data.pop(key, None)
                     else:
                         data[key] = doc
-                AtomicJSONStorage(self._shard_path(name, shard, step.layout.gen)).write(
-                    {name: data})
+                AtomicJSONStorage(self._shard_path(name, shard, step.layout.gen)
+                                  ).write_unsynced({name: data})
                 shards[shard] = data
             if step.index is not None:
-                AtomicJSONStorage(self._index_path(name, step.layout.gen)).write(
+                AtomicJSONStorage(self._index_path(name, step.layout.gen)).write_unsynced(
                     index_doc(step.index, len(step.layout.shards)))
             tx.put("meta", f"table:{name}", step.layout.to_doc())
             replaced.append((name, old))
             cached.append((name, step.layout, shards, step.index))
+        if replaced:
+            fsync_dir(self._tables_dir)  # every new shard durable before the manifest
         try:
             changes = tx.staged.get("meta", {})
             table = self._db.table("meta")

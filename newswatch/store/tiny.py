@@ -45,6 +45,10 @@ class AtomicJSONStorage(Storage):
     def write(self, data: Mapping[str, Mapping[str, Any]]) -> None:
         atomic_write(self.path, orjson.dumps(data))
 
+    def write_unsynced(self, data: Mapping[str, Any]) -> None:
+        """Write the file; the caller syncs its directory (one fsync for many files)."""
+        atomic_write(self.path, orjson.dumps(data), sync_dir=False)
+
     def close(self) -> None:
         pass
 
