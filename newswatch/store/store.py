@@ -42,6 +42,7 @@ class Store:
         self._shards: dict[tuple[str, int], tuple[int, dict[str, Doc]]] = {}
         self._indexes: dict[str, tuple[int, dict[str, int]]] = {}
         self._tables: dict[str, tuple[int, dict[str, Doc]]] = {}  # whole tables, merged
+        self._layouts: dict[str, Layout] = {}  # from the manifest in memory; cleared with it
         self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S)
         self._mutex = threading.RLock()
         self._db = KeyedTinyDB(self.path, storage=HeldCache(AtomicJSONStorage))
@@ -74,6 +75,7 @@ class Store:
         if sig != self._signature:
             self._middleware.invalidate()
             self._db.clear_cache()
+            self._layouts.clear()
             self._signature = sig
 
     def _check_schema(self) -> None:
@@ -109,7 +111,11 @@ class Store:
     # ----------------------------------------------------------------- reads
 
     def _layout(self, table: str) -> Layout:
-        return Layout.from_doc(self._db.table("meta").get(doc_id=f"table:{table}"))
+        layout = self._layouts.get(table)
+        if layout is None:
+            layout = Layout.from_doc(self._db.table("meta").get(doc_id=f"table:{table}"))
+            self._layouts[table] = layout
+        return layout
 
     def _read_file(self, path: Path) -> dict[str, Any]:
         raw = AtomicJSONStorage(path).read()
@@ -291,11 +297,13 @@ class Store:
             docs = [Document(doc, doc_id=k) for k, doc in changes.items() if doc is not None]
             if docs:
                 table.insert_multiple(docs)
+            self._layouts.clear()
             self._middleware.flush()
         except BaseException:
             # Memory may now be ahead of the file: forget it and re-read on next access.
             self._middleware.invalidate()
             self._db.clear_cache()
+            self._layouts.clear()
             self._signature = None
             raise
         for name, layout, shards, index in cached:
