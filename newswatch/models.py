@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from newswatch.cluster_features import StoryFeatures
+    from newswatch.watching import Prematch
 
 
 def utc_now() -> str:
@@ -39,6 +40,8 @@ class Item:
     # clustering features computed where the item was parsed (a feed worker process), so
     # the ingest does not compute them again; None: computed when the story is clustered
     features: StoryFeatures | None = field(default=None, compare=False, repr=False)
+    # the watchlist matches computed where the item was parsed (see watching.Prematcher)
+    prematch: Prematch | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:

@@ -45,14 +45,18 @@ class IngestReport:
         return bool(self.sources) and all(s.failed for s in self.sources)
 
 
-def read_sources(specs: Sequence[SourceSpec], store: Store) -> Iterator[SourceResult]:
+def read_sources(specs: Sequence[SourceSpec], store: Store,
+                 watcher: Watcher | None = None) -> Iterator[SourceResult]:
     """Read every source: feeds first, each yielded as soon as it is fetched and parsed
-    (using, and returning, its conditional-GET state), then local files."""
+    (using, and returning, its conditional-GET state; the parse workers also match the
+    items against ``watcher``'s watchlists), then local files."""
     feeds = [s for s in specs if s.url]
     if feeds:
-        from newswatch.sources.fetch import iter_feeds  # httpx only when feeds are asked for
+        from newswatch.sources.fetch import FetchSettings, iter_feeds  # httpx only if asked
 
-        yield from iter_feeds(feeds, feed_states(store, [s.url for s in feeds if s.url]))
+        states = feed_states(store, [s.url for s in feeds if s.url])
+        enrich = watcher.prematcher() if watcher is not None else None
+        yield from iter_feeds(feeds, states, FetchSettings(), enrich)
     if len(feeds) < len(specs):
         from newswatch.sources.local import read_local
 
@@ -67,7 +71,7 @@ def ingest(store: Store, specs: Sequence[SourceSpec], watcher: Watcher | None = 
     bad source. Feeds are stored as they arrive, a batch of ``BATCH_ITEMS`` at a time,
     while later ones are still being fetched; the report lists sources in the order given."""
     rematched = ensure_current(store, watcher) if watcher is not None else None
-    report = store_results(store, read_sources(specs, store), watcher, clusters)
+    report = store_results(store, read_sources(specs, store, watcher), watcher, clusters)
     position = {(s.name, s.location): k for k, s in reversed(list(enumerate(specs)))}
     report.sources.sort(key=lambda r: position.get((r.name, r.location), len(specs)))
     report.rematched = rematched
@@ -115,11 +119,12 @@ def _commit(store: Store, pending: list[tuple[SourceReport, list[Item]]], states
             source.counts.unchanged += result.counts.unchanged
             report.changed.extend(result.changed)
             if watcher is not None:
+                prematched = {item.id: item.prematch for item in items if item.prematch}
                 for sid in result.changed:
                     doc = tx.get(STORIES, sid)
                     if doc is not None:
                         watcher.match_into(tx, sid, doc, tx.staged_texts.get(sid, ""), now,
-                                           report.alerts)
+                                           report.alerts, prematched.get(sid))
             changed.extend(result.changed)
         if clusters is not None:  # once per transaction: it commits one index generation
             features = {item.id: item.features for _, items in pending for item in items

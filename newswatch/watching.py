@@ -15,7 +15,7 @@ from newswatch.models import utc_now
 from newswatch.store import Store, Transaction
 from newswatch.watch.loader import WatchlistError, parse_watchlist, watchlist_files
 from newswatch.watch.matcher import Matcher
-from newswatch.watch.model import MatchInput, Watchlist
+from newswatch.watch.model import MatchInput, MatchResult, Watchlist
 
 WATCHLISTS = "watchlists"  # table: absolute file path -> last valid text
 META = "meta"
@@ -82,6 +82,27 @@ def _fallback(store: Store | None, key: str, path: Path,
     return watchlist, doc["text"]
 
 
+@dataclass(frozen=True, slots=True)
+class Prematch:
+    """A story's matches computed before its ingest transaction (in a feed parse worker),
+    valid for the watchlists whose fingerprint it carries."""
+
+    fingerprint: str
+    result: MatchResult
+
+
+class Prematcher:
+    """Matches items where they are parsed: ``(source, title, text) -> Prematch``. Built
+    in the parent and inherited by forked parse workers; holds no store."""
+
+    def __init__(self, watcher: Watcher) -> None:
+        self.matcher = watcher.matcher
+        self.fingerprint = watcher.watchset.fingerprint
+
+    def __call__(self, source: str, title: str, text: str) -> Prematch:
+        return Prematch(self.fingerprint, self.matcher.match(MatchInput(source, title, text)))
+
+
 class Watcher:
     """Matches stories against a :class:`WatchSet` and keeps their alerts reconciled."""
 
@@ -89,16 +110,24 @@ class Watcher:
         self.watchset = watchset
         self.matcher = Matcher(watchset.watchlists)
 
+    def prematcher(self) -> Prematcher | None:
+        """What parse workers should run on each item; None when nothing is watched."""
+        return Prematcher(self) if self.watchset.watchlists else None
+
     def match_into(self, tx: Transaction, story_id: str, doc: dict[str, Any], text: str,
-                   now: str, out: Reconciled) -> None:
-        """Match one story (doc is its staged metadata) and reconcile its alerts."""
+                   now: str, out: Reconciled, prematch: Prematch | None = None) -> None:
+        """Match one story (doc is its staged metadata) and reconcile its alerts. A
+        ``prematch`` of the same story text is used when made with these watchlists."""
         if not self.watchset.watchlists:  # nothing to watch: no entities, no hits
             if doc.get("entities") or doc.get("alerts"):
                 doc["entities"] = []
                 reconcile(tx, story_id, doc, (), now, out)
                 tx.put("stories", story_id, doc)
             return
-        result = self.matcher.match(MatchInput(doc["source"], doc.get("title", ""), text))
+        if prematch is not None and prematch.fingerprint == self.watchset.fingerprint:
+            result = prematch.result
+        else:
+            result = self.matcher.match(MatchInput(doc["source"], doc.get("title", ""), text))
         # id, name and count only: spans would triple the metadata file (a news story names
         # its entities dozens of times); the reader recomputes them for the one story shown.
         doc["entities"] = [{"id": e.id, "name": e.name, "count": e.count}

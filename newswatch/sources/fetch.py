@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from newswatch.models import FeedState, Item, utc_now
 from newswatch.sources import SourceResult, SourceSpec
-from newswatch.sources.parsing import ParseQueue
+from newswatch.sources.parsing import Enrich, ParseQueue
 
 if TYPE_CHECKING:
     import httpx
@@ -77,20 +77,25 @@ class _Download:
 
 
 def fetch_feeds(specs: list[SourceSpec], states: dict[str, FeedState],
-                settings: FetchSettings = FetchSettings()) -> list[SourceResult]:
+                settings: FetchSettings = FetchSettings(), enrich: Enrich | None = None
+                ) -> list[SourceResult]:
     """Fetch and parse every feed URL in ``specs``; one result per spec, in order.
 
     ``states`` maps a URL to what the feed told us last time (for conditional GET);
-    each result carries the updated :class:`FeedState`."""
+    each result carries the updated :class:`FeedState`. ``enrich(source, title, text)``
+    runs on each item where it is parsed (a worker process); its result is the item's
+    ``prematch``."""
     position = {id(spec): k for k, spec in enumerate(specs)}
-    return sorted(iter_feeds(specs, states, settings), key=lambda r: position[id(r.spec)])
+    return sorted(iter_feeds(specs, states, settings, enrich),
+                  key=lambda r: position[id(r.spec)])
 
 
 _END = object()
 
 
 def iter_feeds(specs: list[SourceSpec], states: dict[str, FeedState],
-               settings: FetchSettings = FetchSettings()) -> Iterator[SourceResult]:
+               settings: FetchSettings = FetchSettings(), enrich: Enrich | None = None
+               ) -> Iterator[SourceResult]:
     """Like :func:`fetch_feeds`, but yield each feed's result as soon as it is parsed (in
     completion order) while the others are still fetched, on an event loop in a thread
     of its own: the caller can store and cluster early feeds meanwhile."""
@@ -100,7 +105,7 @@ def iter_feeds(specs: list[SourceSpec], states: dict[str, FeedState],
 
     def run() -> None:
         try:
-            asyncio.run(_fetch_all(specs, states, settings, results.put))
+            asyncio.run(_fetch_all(specs, states, settings, results.put, enrich))
         except BaseException as exc:  # handed to the consumer, raised there
             results.put(exc)
         finally:
@@ -118,7 +123,8 @@ def iter_feeds(specs: list[SourceSpec], states: dict[str, FeedState],
 
 
 async def _fetch_all(specs: list[SourceSpec], states: dict[str, FeedState],
-                     settings: FetchSettings, done: Callable[[SourceResult], None]) -> None:
+                     settings: FetchSettings, done: Callable[[SourceResult], None],
+                     enrich: Enrich | None) -> None:
     if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
         # httpcore retries ``import sniffio`` on every request; a missing module costs a
         # sys.path scan each time. A None entry makes the retry fail at once.
@@ -131,7 +137,7 @@ async def _fetch_all(specs: list[SourceSpec], states: dict[str, FeedState],
                           max_keepalive_connections=max(1, settings.concurrency))
     overall = asyncio.Semaphore(max(1, settings.concurrency))
     hosts: dict[str, _Host] = {}
-    parser = ParseQueue(settings.parse_workers, len(specs))
+    parser = ParseQueue(settings.parse_workers, len(specs), enrich)
     headers = {"User-Agent": settings.user_agent,
                "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                          "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"}

@@ -8,27 +8,44 @@ import multiprocessing
 import os
 import sys
 import warnings
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 # What a parse returns across the process boundary: (error, skipped, item field tuples).
 # Plain tuples keep pickling cheap and keep feedparser out of the parent process.
 RawParse = tuple[str | None, list[str], list[tuple[Any, ...]]]
 ParseArgs = tuple[bytes, str, str, str | None]
+# Work done on each parsed item where it was parsed: (source, title, text) -> a picklable
+# result that rides on the item (e.g. the watchlist matches, see watching.Prematcher).
+Enrich = Callable[[str, str, str], Any]
+
+# A worker process's enrich function, set once by the pool initializer when the worker is
+# forked (the parent process never sets it): passing it with every body would pickle it
+# (a compiled watchlist) per feed.
+_worker_enrich: Enrich | None = None
 
 
-def _parse_in_worker(data: bytes, source: str, location: str,
-                     content_type: str | None) -> RawParse:
+def _install(enrich: Enrich | None) -> None:
+    global _worker_enrich
+    _worker_enrich = enrich
+
+
+def _parse_in_worker(data: bytes, source: str, location: str, content_type: str | None,
+                     enrich: Enrich | None = None) -> RawParse:
     """Runs in a worker process (or inline): parse one document to plain tuples, with each
-    item's clustering features (the CPU-heavy, state-free part of clustering)."""
+    item's clustering features (the CPU-heavy, state-free part of clustering) and what
+    ``enrich`` (default: the worker's own) makes of it."""
     from newswatch.cluster import Params
     from newswatch.cluster_features import Features
     from newswatch.sources.feedparse import parse_feed
 
+    enrich = enrich or _worker_enrich
     parsed = parse_feed(data, source, location, content_type)
     features = Features(Params())  # one per feed: its word caches serve all its items
     rows = [(i.source, i.guid, i.title, i.text, i.url, i.published,
-             features.story(i.title, i.text)) for i in parsed.items]
+             features.story(i.title, i.text),
+             enrich(i.source, i.title, i.text) if enrich is not None else None)
+            for i in parsed.items]
     return parsed.error, parsed.skipped, rows
 
 
@@ -39,8 +56,10 @@ class ParseQueue:
     until every fetch has finished (then it is parsed inline): one body never pays
     for a pool, no body never imports feedparser."""
 
-    def __init__(self, workers: int | None, fetches: int) -> None:
+    def __init__(self, workers: int | None, fetches: int, enrich: Enrich | None = None
+                 ) -> None:
         self._workers = workers or os.cpu_count() or 1
+        self._enrich = enrich
         self._fetching = fetches
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._broken = False
@@ -88,9 +107,8 @@ class ParseQueue:
         self._tasks.add(task)  # keep a reference until done
         task.add_done_callback(self._tasks.discard)
 
-    @staticmethod
-    async def _inline(args: ParseArgs) -> RawParse:
-        return await asyncio.to_thread(_parse_in_worker, *args)
+    async def _inline(self, args: ParseArgs) -> RawParse:
+        return await asyncio.to_thread(_parse_in_worker, *args, self._enrich)
 
     @staticmethod
     async def _settle(future: asyncio.Future[RawParse], work: Awaitable[RawParse]) -> None:
@@ -110,9 +128,13 @@ class ParseQueue:
         if method == "fork":  # import the parser once here; forked workers inherit it
             import newswatch.cluster_features  # noqa: F401
             import newswatch.sources.feedparse  # noqa: F401
+        # forked workers inherit the enrich function in memory; a spawned one would need
+        # it pickled, so it leaves the work to the parent
+        enrich = self._enrich if method == "fork" else None
         try:
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self._workers, mp_context=multiprocessing.get_context(method))
+                max_workers=self._workers, mp_context=multiprocessing.get_context(method),
+                initializer=_install, initargs=(enrich,))
         except (OSError, ValueError, NotImplementedError):
             self._broken = True
 

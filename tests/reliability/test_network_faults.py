@@ -86,7 +86,8 @@ def short_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
     """ingest() fetches with the default settings; tests want short timeouts."""
     real = fetch_mod.iter_feeds
     monkeypatch.setattr(fetch_mod, "iter_feeds",
-                        lambda specs, states, settings=SHORT: real(specs, states, SHORT))
+                        lambda specs, states, settings=SHORT, enrich=None:
+                        real(specs, states, SHORT, enrich))
 
 
 def test_every_fault_fails_alone_within_its_timeout(

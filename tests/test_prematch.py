@@ -1,0 +1,90 @@
+"""Watchlist matching in the feed parse workers: the same alerts as matching at commit,
+and a result made with other watchlists is never used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from newswatch.alerts import ALERTS, Reconciled
+from newswatch.clusters import ClusterService
+from newswatch.models import utc_now
+from newswatch.pipeline import ingest
+from newswatch.sources import SourceSpec
+from newswatch.sources.fetch import FetchSettings, fetch_feeds
+from newswatch.store import Store
+from newswatch.watch.model import MatchResult
+from newswatch.watching import Prematch, Watcher, load_watchset
+from tests.feedserver import FeedServer, rss_feed
+
+WATCHLIST = """\
+watchlist: peace
+rules:
+  - id: ceasefire
+    query: ceasefire
+  - id: swap
+    query: prisoner* NEAR/3 exchange
+"""
+STORIES = [
+    {"title": f"Story {i}", "link": f"https://x.example/{i}", "guid": f"g{i}",
+     "description": text}
+    for i, text in enumerate([
+        "Both sides agreed to a ceasefire on Tuesday.",
+        "An exchange of 175 prisoners took place at the border.",
+        "Heavy rain closed several river roads.",
+        "The ceasefire held while prisoners in the exchange were counted.",
+    ])
+]
+
+
+def _watcher(tmp_path: Path) -> Watcher:
+    folder = tmp_path / "watchlists"
+    folder.mkdir()
+    (folder / "peace.yaml").write_text(WATCHLIST, encoding="utf-8")
+    return Watcher(load_watchset([folder]))
+
+
+def test_parse_workers_match_each_item_with_the_watchlists_in_force(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    watcher = _watcher(tmp_path)
+    urls = [feed_server.route(f"/f{i}.xml", body=rss_feed(STORIES)) for i in range(3)]
+    specs = [SourceSpec(f"f{i}", url=u) for i, u in enumerate(urls)]
+    results = fetch_feeds(specs, {}, FetchSettings(parse_workers=2), watcher.prematcher())
+    for result in results:
+        rules = [sorted(h.rule for h in item.prematch.result.hits) for item in result.items]
+        assert rules == [["ceasefire"], ["swap"], [], ["ceasefire", "swap"]]
+        assert {item.prematch.fingerprint for item in result.items} == {
+            watcher.watchset.fingerprint}
+
+
+def test_ingest_with_worker_matches_raises_the_same_alerts(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    watcher = _watcher(tmp_path)
+    urls = [feed_server.route(f"/g{i}.xml", body=rss_feed(STORIES)) for i in range(3)]
+    specs = [SourceSpec(f"g{i}", url=u) for i, u in enumerate(urls)]
+    store = Store(tmp_path / "db.json")
+    report = ingest(store, specs, watcher, ClusterService())
+    assert len(report.alerts.new) == 3 * 4
+    got = sorted((d["source"], d["guid"], d["rule"], tuple(map(tuple, d["matches"])))
+                 for _, d in store.items(ALERTS))
+    # the same stories matched in this process, from text, give the same alerts
+    again = Store(tmp_path / "again.json")
+    with again.transaction() as tx:
+        for sid, doc in store.items("stories"):
+            fresh = {k: doc[k] for k in ("guid", "source", "title", "url", "published")}
+            tx.put("stories", sid, fresh)
+            watcher.match_into(tx, sid, fresh, store.texts([sid])[sid], utc_now(),
+                               Reconciled())
+    expected = sorted((d["source"], d["guid"], d["rule"], tuple(map(tuple, d["matches"])))
+                      for _, d in again.items(ALERTS))
+    assert got == expected
+
+
+def test_a_prematch_from_other_watchlists_is_ignored(tmp_path: Path) -> None:
+    watcher = _watcher(tmp_path)
+    store = Store(tmp_path / "db.json")
+    stale = Prematch("another fingerprint", MatchResult())
+    doc = {"guid": "g", "source": "s", "title": "Ceasefire agreed"}
+    out = Reconciled()
+    with store.transaction() as tx:
+        watcher.match_into(tx, "sid", doc, "A ceasefire was agreed.", utc_now(), out, stale)
+    assert len(out.new) == 1  # matched afresh, not taken from the stale (empty) result
