@@ -4,7 +4,8 @@ An alert is marked emitted only after every sink took it, in the same store that
 it, so a crash or restart re-emits nothing already delivered and loses nothing (a sink
 that failed gets the alert again on the next pass). By default one alert per (cluster,
 watchlist, rule) is emitted: later stories of a cluster that already alerted update the
-stored record of that emission instead of printing again."""
+stored record of that emission instead of printing again. Each sink takes an alert once:
+when one sink fails, the alert is offered again later to that sink only."""
 
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
     clusters = store.get_many(CLUSTERS, {d["cluster"] for _, d in pending if d.get("cluster")})
     records: dict[str, dict] = {}  # emissions written by this pass
     marks: list[str] = []
+    partial: dict[str, list[str]] = {}  # alert id -> the sinks that took it (others failed)
 
     def lookup(key: str) -> dict | None:
         found = records.get(key) or store.get(EMITTED, key)
@@ -72,14 +74,17 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
     def flush() -> None:
         nonlocal flushed
         flushed = time.monotonic()
-        if marks or records:
+        if marks or records or partial:
             with store.transaction() as tx:
                 for aid in marks:
                     _mark(tx, aid)
+                for aid, names in partial.items():
+                    _delivered(tx, aid, names)
                 for key, record in records.items():
                     tx.put(EMITTED, key, record)
             marks.clear()
             records.clear()
+            partial.clear()
 
     for aid, doc in pending:
         if stop is not None and stop.is_set():
@@ -102,17 +107,40 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
             report.folded.append(aid)
         else:
             alert = alert_json(alert_from_doc(aid, doc), cluster.get("size"))
-            if all(sink.send(alert, encode(alert)) for sink in sinks):
+            took = _send(alert, sinks, set(doc.get("delivered", [])))
+            if took is None:
                 records[key] = {"alert": aid, "latest": aid, "count": 1,
                                 "created": utc_now(), "updated": utc_now()}
                 marks.append(aid)
                 report.printed.append(aid)
             else:
+                partial[aid] = took
                 report.failed.append(aid)
         if len(marks) >= MARK_BATCH or time.monotonic() - flushed >= MARK_SECONDS:
             flush()
     flush()
     return report
+
+
+def _send(alert: dict, sinks: Sequence[Sink], done: set[str]) -> list[str] | None:
+    """Offer the alert to every sink that has not taken it yet; None when all have, else
+    the sinks that have (a failing webhook never makes stdout print the alert twice)."""
+    payload = encode(alert)
+    failed = False
+    for sink in sinks:
+        if sink.name not in done:
+            if sink.send(alert, payload):
+                done.add(sink.name)
+            else:
+                failed = True
+    return sorted(done) if failed else None
+
+
+def _delivered(tx: Transaction, alert_id: str, sinks: list[str]) -> None:
+    doc = tx.get(ALERTS, alert_id)
+    if doc is not None and doc.get("delivered", []) != sinks:
+        doc["delivered"] = sinks
+        save_alert(tx, alert_id, doc)
 
 
 def _mark(tx: Transaction, alert_id: str) -> None:
