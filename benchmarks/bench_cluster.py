@@ -1,6 +1,7 @@
 """Clustering throughput: 100,000 generated ~3 KB stories through one Clusterer, one core.
 
     .venv/bin/python benchmarks/bench_cluster.py [--stories 100000] [--events 20000] [--days 0]
+    .venv/bin/python benchmarks/bench_cluster.py --features   # main-process part only
 
 Stories are built from ECB+ sentences (benchmarks/data/ecbplus.jsonl): each belongs to one
 of `--events` synthetic events (a base ECB+ article plus three invented names and a
@@ -8,7 +9,9 @@ number) and mixes sentences of the base article with random corpus sentences and
 names. By default every story has the same date, so the time window never evicts and the
 active set grows to its cap -- the worst case for the index. `--days N` spreads the
 stream evenly over N days instead. Prints ms per 1,000 stories over each stretch ending
-at 10k, 25k, 50k and 100k stored, the total, state size and reload time.
+at 10k, 25k, 50k and 100k stored, the total, state size and reload time. `--features`
+computes every story's features before the clock starts, as the product does in its parse
+workers, so only the clustering process's own part of `add` is timed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +32,8 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newswatch.cluster import Clusterer, ClusterInput  # noqa: E402
+from newswatch.cluster import Clusterer, ClusterInput, Params  # noqa: E402
+from newswatch.cluster_features import Features  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "ecbplus.jsonl"
 _SPLIT = re.compile(r"(?<=[.!?])\s+|\n")
@@ -75,11 +80,16 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--days", type=float, default=0.0)
     ap.add_argument("--save", type=Path, help="also write the final state to this file")
+    ap.add_argument("--features", action="store_true",
+                    help="precompute story features (as parse workers do); time the rest")
     a = ap.parse_args()
     items = stream(a.stories, a.events, a.days)
+    if a.features:
+        feat = Features(Params())
+        items = [replace(x, features=feat.story(x.title, x.text)) for x in items]
     size = sum(len(x.text) + len(x.title) for x in items) / len(items)
     print(f"{len(items):,} stories, mean {size:,.0f} chars, {a.events:,} events, "
-          f"spread over {a.days:g} days")
+          f"spread over {a.days:g} days{', features precomputed' if a.features else ''}")
     marks = [m for m in (10_000, 25_000, 50_000, 100_000) if m <= len(items)]
     if len(items) not in marks:
         marks.append(len(items))

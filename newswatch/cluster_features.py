@@ -62,14 +62,23 @@ def _key(p: Params) -> tuple[float, float, float, float, int]:
 @dataclass(frozen=True, slots=True)
 class StoryFeatures:
     """A story's entity-free features (picklable): sorted unique buckets, their raw summed
-    weights before sublinear tf (float64, so entities fold in exactly), which buckets occur
-    in the title, the years 1950-2049 mentioned, and the params they were computed with."""
+    weights before sublinear tf (float64, so entities fold in exactly), the sublinear tf of
+    those weights (what folding no entities gives, computed here to spare the clustering
+    process), which buckets occur in the title, the years 1950-2049 mentioned, and the
+    params they were computed with."""
 
-    ids: np.ndarray  # int32, sorted unique
+    ids: np.ndarray  # intp (what numpy indexes with fastest), sorted unique
     raw: np.ndarray  # float64
     intitle: np.ndarray  # bool
     years: tuple[int, ...]
     key: tuple[float, float, float, float, int]
+    tf: np.ndarray  # float32, _sublinear(raw)
+
+
+def _sublinear(raw: np.ndarray) -> np.ndarray:
+    """float32 term frequency, 1 + log(weight) from a weight of 1 on."""
+    tf = raw.astype(np.float32)
+    return np.where(tf >= 1.0, 1.0 + np.log(np.maximum(tf, 1.0)), tf)
 
 
 class Features:
@@ -183,7 +192,7 @@ class Features:
             self._part(title, ids, V, years)
         nt = len(ids)
         self._part(text, ids, V, years)
-        ia = np.array(ids, np.int32)
+        ia = np.array(ids, np.intp)
         va = np.array(V, np.float32)
         va[:nt] *= p.title_weight
         ok = ia >= 0
@@ -194,29 +203,26 @@ class Features:
         raw = np.bincount(inv, weights=va, minlength=len(u))
         intitle = np.zeros(len(u), bool)
         intitle[inv[tmask]] = True
-        return StoryFeatures(u.astype(np.int32, copy=False), raw, intitle, tuple(sorted(years)),
-                             self.key)
+        return StoryFeatures(u, raw, intitle, tuple(sorted(years)), self.key, _sublinear(raw))
 
     def fold(self, sf: StoryFeatures, entities: tuple[str, ...] = ()):
         """Add the entity features to ``sf`` and apply sublinear tf: (ids, tf, intitle, years),
         exactly what featurising title, text and entities at once gives."""
+        if not entities:
+            return sf.ids, sf.tf, sf.intitle, sf.years
         u, raw, intitle = sf.ids, sf.raw, sf.intitle
         eids = [_h("p " + " ".join(ws)) for ws in (_clean(str(e)).lower().split()
-                                                  for e in entities or ()) if ws]
-        if eids:
-            # raw sums come first, then each entity weight in order: the same float64
-            # additions as one bincount over all the story's (bucket, weight) pairs
-            u2, inv = np.unique(np.concatenate((u, np.array(eids, np.int32))),
-                                return_inverse=True)
-            raw = np.bincount(inv, weights=np.concatenate(
-                (raw, np.full(len(eids), np.float32(2.0 * self.p.ent_weight)))),
-                minlength=len(u2))
-            it = np.zeros(len(u2), bool)
-            it[inv[: len(u)]] = intitle
-            u, intitle = u2.astype(np.int32, copy=False), it
-        tf = raw.astype(np.float32)
-        tf = np.where(tf >= 1.0, 1.0 + np.log(np.maximum(tf, 1.0)), tf)
-        return u, tf, intitle, sf.years
+                                                  for e in entities) if ws]
+        if not eids:
+            return u, sf.tf, intitle, sf.years
+        # raw sums come first, then each entity weight in order: the same float64
+        # additions as one bincount over all the story's (bucket, weight) pairs
+        u2, inv = np.unique(np.concatenate((u, np.array(eids, np.intp))), return_inverse=True)
+        raw = np.bincount(inv, weights=np.concatenate(
+            (raw, np.full(len(eids), np.float32(2.0 * self.p.ent_weight)))), minlength=len(u2))
+        it = np.zeros(len(u2), bool)
+        it[inv[: len(u)]] = intitle
+        return u2, _sublinear(raw), it, sf.years
 
     def __call__(self, title: str, text: str, entities: tuple[str, ...] = ()):
         return self.fold(self.story(title, text), entities)
