@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_match.py [--mode realistic|harsh|both]
                                                [--stories N] [--rules 100,1000,10000]
+                                               [--repeat N]
 
 Two synthetic workloads (both deterministic, seeded):
 
@@ -243,13 +244,14 @@ def run(m: Matcher, docs: list[MatchInput]) -> tuple[float, float, int]:
 
 
 def table(name: str, docs: list[MatchInput], sizes: list[int],
-          make: Callable[[random.Random, int], Watchlist]) -> None:
+          make: Callable[[random.Random, int], Watchlist], repeat: int = 1) -> None:
     avg = sum(len(d.text) for d in docs) / len(docs)
     print(f"{name}: {len(docs)} stories of {avg:.0f} chars avg")
     print(f"{'rules':>7} {'stories/s':>10} {'candidates/story':>17} {'hits/story':>11}")
     for n in sizes:
-        m = Matcher([make(random.Random(n), n)])
-        rate, cands, hits = run(m, docs)
+        wl = make(random.Random(n), n)
+        # Best of ``repeat`` runs, each with a fresh matcher (its caches start empty).
+        rate, cands, hits = max(run(Matcher([wl]), docs) for _ in range(repeat))
         print(f"{n:>7} {rate:>10,.0f} {cands:>17.1f} {hits / len(docs):>11.2f}", flush=True)
 
 
@@ -261,19 +263,21 @@ def main() -> None:
                     help="same as --mode harsh (the original generator)")
     ap.add_argument("--stories", type=int, default=10_000)
     ap.add_argument("--rules", default="100,1000,10000")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="report the best of N runs, each with a fresh matcher (noisy hosts)")
     args = ap.parse_args()
     sizes = [int(x) for x in args.rules.split(",")]
     if args.mode in ("realistic", "both"):
         rng = random.Random(42)
         world = World(rng)
         docs = realistic_stories(rng, world, args.stories)
-        table("realistic", docs, sizes, lambda r, n: realistic_rules(r, world, n))
+        table("realistic", docs, sizes, lambda r, n: realistic_rules(r, world, n), args.repeat)
     if args.mode in ("harsh", "both"):
         rng = random.Random(42)
         vocab = harsh_vocabulary(rng)
         docs = harsh_stories(rng, vocab, args.stories)
         print(f"{len(vocab)} words of vocabulary (harsh)")
-        table("harsh", docs, sizes, lambda r, n: harsh_rules(r, vocab, n))
+        table("harsh", docs, sizes, lambda r, n: harsh_rules(r, vocab, n), args.repeat)
 
 
 if __name__ == "__main__":

@@ -51,3 +51,43 @@ def test_many_rules_share_offsets_and_caches() -> None:
         assert [sp.text for sp in res.hits[1].matches] == ["Putin"] + ["Vladimir Putin’s"] * 3 + [
             "Putin"]
         assert {e.id: e.count for e in res.entities} == {"putin": 5}
+
+
+def test_repeated_terms_match_like_one(hits) -> None:
+    assert hits("truce truce", "a truce") == ["truce"]
+    assert hits("@putin @putin", "PUTIN") == ["PUTIN"]
+    assert hits("(sea OR sea) NEAR/2 black", "black x sea") == ["black", "sea"]
+    assert hits("truce AND (truce OR truce)", "no deal") is None
+
+
+def test_phrases_and_near_do_not_join_title_and_text(hits) -> None:
+    # Title and text share one token sequence inside the matcher; they must not touch.
+    assert hits('"black sea"', "sea of trouble", title="Into the black") is None
+    assert hits("black NEAR/1 sea", "sea of trouble", title="Into the black") is None
+    assert hits("black-sea", "sea of trouble", title="Into the black") is None
+    assert hits("black AND sea", "sea of trouble", title="Into the black") == ["black", "sea"]
+    assert hits('"black sea"', "x", title="Black Sea", fields=("text",)) is None
+    assert hits('"black sea"', "Black Sea", title="x", fields=("text",)) == ["Black Sea"]
+
+
+def test_word_cache_is_bounded_and_rebuilt() -> None:
+    aliases = {e.id: list(e.aliases) for e in ENTITIES}
+    queries = ["putin", '"black sea" OR truce', "cease-fire NEAR/3 putin"]
+    rules = tuple(Rule(f"r{i}", parse(q, aliases), q) for i, q in enumerate(queries))
+    wl = Watchlist("w", entities=ENTITIES, rules=rules)
+    small, fresh = Matcher([wl]), Matcher([wl])
+    small._chunks.max_chunks = 3  # cleared before almost every document
+    docs = [MatchInput("s", f"Title {i}", f"Putin’s cease-fire {i} on the Black Sea; truce {i}")
+            for i in range(5)]
+    for doc in docs * 2:
+        assert small.match(doc) == fresh.match(doc)
+        assert len(small._chunks.info) <= 20
+    assert [h.rule for h in fresh.match(docs[0]).hits] == ["r0", "r1", "r2"]
+
+
+def test_case_folding_ignores_ascii_case_before_combining_marks(hits) -> None:
+    # NFKC composes "j" + caron into "ǰ" but not "J" + caron: ASCII case is folded first,
+    # so upper and lower case still match each other.
+    assert hits("\u01f0\u0323", "J\u0323\u030c!") == ["J\u0323\u030c"]
+    assert hits("J\u0323\u030c", "\u01f0\u0323") == ["\u01f0\u0323"]
+    assert hits("Ｃａｆｅ\u0301", "CAFÉ") == ["CAFÉ"]
