@@ -196,6 +196,7 @@ def cmd_run(args: argparse.Namespace, db: Path) -> int:
         return cmd_tui(args, db)
     import logging
     import os
+    import threading
 
     from newswatch.headless import Runner
     from newswatch.poller import Poller
@@ -206,6 +207,7 @@ def cmd_run(args: argparse.Namespace, db: Path) -> int:
     for noisy in ("httpx", "httpcore"):  # one line per request is not a log a person reads
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = settings_from(args)
+    stop = threading.Event()  # set by SIGINT/SIGTERM: the runner and the webhook stop waiting
     sinks: list[Sink] = [StdoutSink(sys.stdout.buffer, args.format)]
     if args.exec_cmd:
         sinks.append(ExecSink(args.exec_cmd))
@@ -213,8 +215,9 @@ def cmd_run(args: argparse.Namespace, db: Path) -> int:
         if not args.webhook.startswith(("http://", "https://")):
             raise UserError(f"--webhook {args.webhook!r}: not an http(s) URL")
         secret = args.webhook_secret or os.environ.get("NEWSWATCH_WEBHOOK_SECRET")
-        sinks.append(WebhookSink(args.webhook, secret))
-    runner = Runner(Poller(settings, Store(settings.db)), sinks, every_story=args.every_story)
+        sinks.append(WebhookSink(args.webhook, secret, stop=stop))
+    runner = Runner(Poller(settings, Store(settings.db)), sinks, every_story=args.every_story,
+                    stop=stop)
     runner.install_signal_handlers()
     return runner.run(once=args.once)
 

@@ -64,6 +64,7 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
     records: dict[str, dict] = {}  # emissions written by this pass
     marks: list[str] = []
     partial: dict[str, list[str]] = {}  # alert id -> the sinks that took it (others failed)
+    down: set[str] = set()  # sinks that failed in this pass: skipped until the next one
 
     def lookup(key: str) -> dict | None:
         found = records.get(key) or store.get(EMITTED, key)
@@ -107,7 +108,7 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
             report.folded.append(aid)
         else:
             alert = alert_json(alert_from_doc(aid, doc), cluster.get("size"))
-            took = _send(alert, sinks, set(doc.get("delivered", [])))
+            took = _send(alert, sinks, set(doc.get("delivered", [])), down)
             if took is None:
                 records[key] = {"alert": aid, "latest": aid, "count": 1,
                                 "created": utc_now(), "updated": utc_now()}
@@ -122,17 +123,22 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
     return report
 
 
-def _send(alert: dict, sinks: Sequence[Sink], done: set[str]) -> list[str] | None:
+def _send(alert: dict, sinks: Sequence[Sink], done: set[str], down: set[str]
+          ) -> list[str] | None:
     """Offer the alert to every sink that has not taken it yet; None when all have, else
-    the sinks that have (a failing webhook never makes stdout print the alert twice)."""
+    the sinks that have (a failing webhook never makes stdout print the alert twice). A
+    sink that failed once in this pass (``down``) is not tried again until the next pass,
+    so a dead receiver costs one timeout per pass, not one per alert."""
     payload = encode(alert)
     failed = False
     for sink in sinks:
-        if sink.name not in done:
-            if sink.send(alert, payload):
-                done.add(sink.name)
-            else:
-                failed = True
+        if sink.name in done:
+            continue
+        if sink.name not in down and sink.send(alert, payload):
+            done.add(sink.name)
+        else:
+            down.add(sink.name)
+            failed = True
     return sorted(done) if failed else None
 
 
@@ -153,12 +159,12 @@ def _mark(tx: Transaction, alert_id: str) -> None:
 class Runner:
     """The poll → emit loop, stopped cleanly by SIGINT/SIGTERM between batches."""
 
-    def __init__(self, poller: Poller, sinks: Sequence[Sink], *, every_story: bool = False
-                 ) -> None:
+    def __init__(self, poller: Poller, sinks: Sequence[Sink], *, every_story: bool = False,
+                 stop: threading.Event | None = None) -> None:
         self.poller = poller
         self.sinks = list(sinks)
         self.every_story = every_story
-        self.stop = threading.Event()
+        self.stop = stop or threading.Event()  # shared with sinks that wait (webhook)
         self._watch_errors_logged = False
 
     def install_signal_handlers(self) -> None:

@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import subprocess
-import time
+import threading
 from collections.abc import Mapping
 from typing import IO, Any, Protocol
 
@@ -124,14 +124,16 @@ class WebhookSink:
 
     name = "webhook"
 
-    def __init__(self, url: str, secret: str | None = None, timeout_s: float = 10.0,
-                 attempts: int = 3, backoff_s: float = 0.5) -> None:
+    def __init__(self, url: str, secret: str | None = None, timeout_s: float = 5.0,
+                 attempts: int = 3, backoff_s: float = 0.5,
+                 stop: threading.Event | None = None) -> None:
         import httpx
 
         self.url = url
         self.secret = secret
         self.attempts = attempts
         self.backoff_s = backoff_s
+        self.stop = stop or threading.Event()  # set: no more retries (SIGTERM)
         self.client = httpx.Client(timeout=timeout_s, follow_redirects=False)
 
     def send(self, alert: Mapping[str, Any], payload: bytes) -> bool:
@@ -152,10 +154,10 @@ class WebhookSink:
                     return False
             except httpx.HTTPError as exc:
                 reason = f"{type(exc).__name__}: {exc}"
-            if attempt + 1 < self.attempts:
-                time.sleep(self.backoff_s * 2 ** attempt)
-        log.warning("webhook %s: %s on alert %s after %d attempts; will retry next pass",
-                    self.url, reason, alert["id"], self.attempts)
+            if attempt + 1 < self.attempts and self.stop.wait(self.backoff_s * 2 ** attempt):
+                break  # stopping: the next run retries
+        log.warning("webhook %s: %s on alert %s after %d attempt(s); will retry next pass",
+                    self.url, reason, alert["id"], attempt + 1)
         return False
 
 

@@ -29,7 +29,7 @@ from newswatch.clusters import CLUSTERS
 from newswatch.config import load_settings
 from newswatch.headless import EMITTED, Runner, emit_pending
 from newswatch.poller import Poller
-from newswatch.sinks import SIGNATURE_HEADER, ExecSink
+from newswatch.sinks import SIGNATURE_HEADER, ExecSink, WebhookSink
 from newswatch.store import Store
 from tests.feedserver import FeedServer, rss_feed
 
@@ -676,3 +676,50 @@ def test_a_store_without_an_outbox_gets_one_from_its_alerts(tmp_path: Path) -> N
     sink = Collect()
     assert emit_pending(store, [sink], every_story=True).printed == ["due"]
     assert store.get("meta", OUTBOX_BUILT) is not None
+
+
+# --------------------------------------------------------------------------- sinks that fail
+
+
+class Down:
+    """A sink whose receiver is down: counts the attempts."""
+
+    name = "down"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def send(self, alert: Mapping[str, Any], payload: bytes) -> bool:
+        self.calls += 1
+        return False
+
+
+def test_a_sink_that_fails_is_tried_once_per_pass_and_the_others_still_deliver(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.json")
+    with store.transaction() as tx:
+        for n in range(5):
+            save_alert(tx, f"a{n}", _alert_doc(n))
+    ok, down = Collect(), Down()
+    report = emit_pending(store, [ok, down], every_story=True)
+    assert down.calls == 1  # a dead receiver costs one failure per pass, not one per alert
+    assert [a["id"] for a in ok.alerts] == [f"a{n}" for n in range(5)]
+    assert report.failed == [f"a{n}" for n in range(5)]
+    again = emit_pending(store, [ok, down], every_story=True)  # next pass: tried again
+    assert down.calls == 2 and len(ok.alerts) == 5 and len(again.failed) == 5
+    fixed = Down()
+    fixed.send = lambda alert, payload: True  # type: ignore[method-assign]
+    assert emit_pending(store, [ok, fixed], every_story=True).printed == [
+        f"a{n}" for n in range(5)]
+    assert len(ok.alerts) == 5
+
+
+def test_a_stop_cuts_the_webhook_retries_short(receiver: Callable[..., Receiver]) -> None:
+    failing = receiver([503] * 10)
+    stop = threading.Event()
+    sink = WebhookSink(failing.url, attempts=5, backoff_s=30.0, stop=stop)
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    assert sink.send({"id": "a1"}, b"{}") is False
+    assert time.monotonic() - started < 5
+    assert len(failing.seen()) == 1
