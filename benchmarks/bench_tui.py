@@ -143,7 +143,9 @@ def main() -> None:
         rows += asyncio.run(measure(db))
         rows.append(("  (Pilot's own cost per key press on an empty app)",
                      f"{asyncio.run(pilot_baseline()):.1f} ms/press"))
-        rows.append(("metadata file", f"{db.stat().st_size / 1e6:.0f} MB"))
+        tables = db.with_name(db.name + ".tables")
+        size = db.stat().st_size + sum(f.stat().st_size for f in tables.iterdir())
+        rows.append(("metadata (manifest + table shards)", f"{size / 1e6:.0f} MB"))
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:{width}}  {value}")
