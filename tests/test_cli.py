@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -112,13 +113,22 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_the_wheel_ships_seeds_watchlists_and_styles(tmp_path: Path) -> None:
+def test_the_wheel_ships_every_module_seeds_watchlists_and_styles(tmp_path: Path) -> None:
+    # build from a clean copy: setuptools' build/ directory keeps modules since deleted
+    src = tmp_path / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "data"))
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                           "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
+                           "--no-build-isolation", "-q", "-w", str(tmp_path), str(src)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     wheel = next(tmp_path.glob("newswatch-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
+    modules = {p.relative_to(REPO).as_posix() for p in (REPO / "newswatch").rglob("*.py")}
+    shipped = {n for n in names if n.startswith("newswatch/") and n.endswith(".py")
+               and not n.startswith("newswatch/assets/")}
+    assert modules - shipped == set()  # e.g. a new subpackage missing from pyproject
+    assert shipped - modules == set()
     for seed in SEEDS.iterdir():
         assert f"newswatch/assets/seeds/{seed.name}" in names
     for path in (REPO / "watchlists").glob("*.yaml"):
