@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections import Counter
+from collections import _count_elements  # Counter's C counting loop, without Counter
 from dataclasses import dataclass
+from itertools import chain, pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,8 +43,9 @@ _CW = f"[{_U}][{_L}{_U}]*(?:['\\-][{_L}{_U}]+)*"  # a capitalised word
 _WORD = re.compile(f"[{_L}]+(?:['\\-][{_L}]+)*|\\d+(?:[.,]\\d+)*")  # on lowercased text
 _CAPS = re.compile(f"{_CW}(?: {_CW})*")  # runs of capitalised words
 _INIT = re.compile(f"[.!?:;\\n\"] *[\"']? *({_CW})")  # sentence-initial capitalised words
-_CW_START = re.compile(_CW)
+_U_START = re.compile(f"[{_U}]")  # a part starting with a capitalised word (starts a run)
 _STEM = Stemmer.Stemmer("english")
+_MULTI = -2  # cache value of a token with several (bucket, weight) pairs
 
 
 def _h(key: str) -> int:
@@ -85,7 +87,7 @@ class Features:
     """Text -> (sorted unique feature ids, sublinear tf, title mask, years mentioned), in two
     steps: ``story(title, text)`` (pure, picklable result) then ``fold(features, entities)``."""
 
-    __slots__ = ("p", "key", "cache", "words", "multi", "year")
+    __slots__ = ("p", "key", "cache", "words", "multi", "year", "pairs")
 
     def __init__(self, p: Params) -> None:
         self.p = p
@@ -95,6 +97,7 @@ class Features:
         self.words: dict[str, int] = {}  # lowercase word -> stem bucket, -1 for stop words
         self.multi: dict[str, list[tuple[int, float]]] = {}  # token -> [(bucket, weight)]
         self.year: dict[str, int] = {}  # token -> year 1950-2049 it mentions
+        self.pairs: dict[str, list[int]] = {}  # run of capitalised words -> its name bigrams
 
     def _fill(self, miss: list[str]) -> None:
         """Tokenise whitespace-split tokens the caches have not seen."""
@@ -104,7 +107,8 @@ class Features:
             words.clear()
             multi.clear()
             self.year.clear()
-        parts = [_WORD.findall(t) for t in miss]
+        # a token of ASCII letters (lowercase already) is one word: no regex needed
+        parts = [[t] if t.isalpha() and t.isascii() else _WORD.findall(t) for t in miss]
         new = list({w for ws in parts for w in ws if w[0] > "9" and w not in words})
         for w, st in zip(new, _STEM.stemWords(new), strict=True):
             words[w] = -1 if w in STOP or st in STOP else _h(st)
@@ -122,24 +126,26 @@ class Features:
                     if len(w) == 4 and w.isdecimal() and 1950 <= int(w) <= 2049:
                         self.year[t] = int(w)
             if out:
-                cache[t] = -2
+                cache[t] = _MULTI
                 multi[t] = out
             else:
                 cache[t] = -1
 
     def _part(self, part: str, ids: list, V: list, years: set) -> None:
-        """Append (bucket, weight) pairs of one text part; the caller scales the title."""
+        """Append (bucket, weight) pairs of one text part; the caller scales the title.
+        Pairs with a negative bucket are dropped by the caller."""
         p, cache = self.p, self.cache
-        wc = Counter(part.lower().split())
+        wc: dict[str, int] = {}
+        _count_elements(wc, part.lower().split())
         got = list(map(cache.get, wc))
         if None in got:
             self._fill([t for t, i in zip(wc, got, strict=True) if i is None])
             got = list(map(cache.__getitem__, wc))
         ids += got
         V += wc.values()
-        if -2 in got:
+        if _MULTI in got:
             multi, year = self.multi, self.year
-            for t in [t for t, i in zip(wc, got, strict=True) if i == -2]:
+            for t in [t for t, i in zip(wc, got, strict=True) if i == _MULTI]:
                 c = wc[t]
                 for i, w in multi[t]:
                     ids.append(i)
@@ -148,30 +154,33 @@ class Features:
                     years.add(year[t])
         # capitalised words not at a sentence start count cap_boost times (names);
         # adjacent capitalised words (stop words excluded) also give name bigrams
-        capw: list[str] = []
-        big: list[str] = []
-        for run in _CAPS.findall(part):
-            if " " not in run:
-                capw.append(run.lower())
-                continue
-            ws = run.lower().split(" ")
-            capw += ws
-            prev = None
-            for w in ws:
-                if w in STOP:
-                    prev = None
-                    continue
-                if prev is not None:
-                    big.append("p " + prev + " " + w)
-                prev = w
-        if big:
-            ids += [_h(k) for k in big]
-            V += [p.ent_weight] * len(big)
-        caps = Counter(capw)
-        caps.subtract([w.lower() for w in _INIT.findall(part)])
-        m = _CW_START.match(part)
-        if m:
-            caps[m.group(0).lower()] -= 1
+        runs = _CAPS.findall(part)
+        if not runs:
+            return
+        pairs = self.pairs
+        if len(pairs) > 100_000:
+            pairs.clear()
+        multiword = [run for run in runs if " " in run]
+        if multiword:
+            got = list(map(pairs.get, multiword))
+            if None in got:
+                for run in [r for r, g in zip(multiword, got, strict=True) if g is None]:
+                    ws = run.lower().split(" ")
+                    pairs[run] = [_h("p " + a + " " + b) for a, b in pairwise(ws)
+                                  if a not in STOP and b not in STOP]
+                got = list(map(pairs.__getitem__, multiword))
+            n = len(ids)
+            ids += chain.from_iterable(got)
+            V += [p.ent_weight] * (len(ids) - n)
+        caps: dict[str, int] = {}
+        _count_elements(caps, " ".join(runs).lower().split(" "))
+        inits = _INIT.findall(part)
+        if inits:
+            for w in " ".join(inits).lower().split(" "):
+                caps[w] = caps.get(w, 0) - 1
+        if _U_START.match(part):  # the first run starts the part: its first word
+            w = runs[0].partition(" ")[0].lower()
+            caps[w] = caps.get(w, 0) - 1
         cb = p.cap_boost - 1.0
         wget = self.words.get
         ids += [wget(w, -1) if c > 0 else -1 for w, c in caps.items()]
@@ -195,14 +204,22 @@ class Features:
         ia = np.array(ids, np.intp)
         va = np.array(V, np.float32)
         va[:nt] *= p.title_weight
-        ok = ia >= 0
-        tmask = np.zeros(len(ia), bool)
-        tmask[:nt] = True
-        ia, va, tmask = ia[ok], va[ok], tmask[ok]
-        u, inv = np.unique(ia, return_inverse=True)
-        raw = np.bincount(inv, weights=va, minlength=len(u))
+        # np.unique(ia, return_inverse=True) in fewer numpy calls, with the negative ids
+        # (no feature) kept in until the end rather than filtered out first
+        s = np.sort(ia)
+        first = np.empty(len(s), bool)
+        first[:1] = True
+        np.not_equal(s[1:], s[:-1], out=first[1:])
+        u = s[first]
+        inv = u.searchsorted(ia)
+        k = int(u.searchsorted(0))  # how many of u are negative
+        if k < len(u):
+            raw = np.bincount(inv, weights=va, minlength=len(u))[k:]
+        else:  # no features: keep what the bincount of nothing gives (int64)
+            raw = np.bincount(inv[:0], weights=va[:0])
         intitle = np.zeros(len(u), bool)
-        intitle[inv[tmask]] = True
+        intitle[inv[:nt]] = True
+        u, intitle = u[k:], intitle[k:]
         return StoryFeatures(u, raw, intitle, tuple(sorted(years)), self.key, _sublinear(raw))
 
     def fold(self, sf: StoryFeatures, entities: tuple[str, ...] = ()):

@@ -7,12 +7,14 @@ a document, the two ParsedFeeds (items, title, skipped, error) must be equal."""
 from __future__ import annotations
 
 import concurrent.futures
+import io
 import multiprocessing
 import random
 import re
 from html import escape
 from pathlib import Path
 
+import feedparser
 import pytest
 
 from newswatch.sources.fastfeed import parse_fast
@@ -363,6 +365,46 @@ def test_benchmark_shaped_feed_takes_the_fast_path() -> None:
     parsed = parse_feed(data, "s", loc, "application/rss+xml")
     assert len(parsed.items) == 50 and parsed.title == "Feed 1"
     assert parsed.items[0].published == "2025-03-18T12:00:57Z"
+
+
+# Dates and links at the edges of the fast path's shortcuts (an RFC 822 date read without
+# feedparser's handler chain, an absolute URL kept without urljoin): each must still come
+# out as feedparser makes it, whether the shortcut takes it or passes it on.
+EDGE_DATES = ["Tue, 18 Mar 2025 12:14:57 GMT", "Sat, 1 Mar 2025 00:00:00 GMT",
+              "Mon, 31 Dec 2029 23:59:59 -0000", "Wed, 01 Jan 2025 00:30:00 +0100",
+              "Fri, 28 Feb 2025 22:00:00 -0530", "Thu, 29 Feb 2024 12:00:00 +2359",
+              "Thu, 29 Feb 2025 12:00:00 GMT", "Tue, 18 Mar 2025 24:00:00 GMT",
+              "Tue, 18 Mar 2025 12:60:61 GMT", "Tue, 18 Mar 0001 00:00:00 +0100",
+              "Fri, 31 Dec 9999 23:59:59 -2359", "Tue, 18 Mar 2025 12:14:57 UT",
+              "tue, 18 mar 2025 12:14:57 gmt", "Tue, 18 Mar 2025 12:14:57 +05:30",
+              "Tue,18 Mar 2025 12:14:57 GMT", "Tue, 18 Mar 2025  12:14:57 GMT",
+              "Xyz, 18 Mar 2025 12:14:57 GMT", "Tue, 18 Mar 2025 12:14:57 GMT+2"]
+EDGE_LINKS = ["http://127.0.0.1/story/1/2", "https://e.com", "https://e.com/a/b/../c?q=1#f",
+              "http://e.com/a;p", "http://e.com/a?", "http://e.com/a#", "http://e.com/?a;b",
+              "HTTP://e.com/a", "http://[::1]/a", "http://e.com//a", "http:///e.com/a",
+              "http://user@e.com:8080/a%20b", "http://e.com/a b", "http://e.com/\\a",
+              "ftp://e.com/a", "https://ex.org/ü", "//e.com/a", "http:e.com/a"]
+
+
+def test_dates_and_links_equal_feedparsers() -> None:
+    entries = "".join(
+        f"<item><title>t{j}</title><link>{escape(link)}</link><guid>{escape(link)}</guid>"
+        f"<pubDate>{date}</pubDate></item>"
+        for j, (date, link) in enumerate(zip(EDGE_DATES, EDGE_LINKS, strict=True)))
+    entries += "".join(f'<item><title>a{j}</title><atom:link href="{escape(link)}"/></item>'
+                       for j, link in enumerate(EDGE_LINKS))
+    data = (f'<rss version="2.0" xmlns:atom="{NS["atom"]}"><channel><title>f</title>'
+            f"{entries}</channel></rss>").encode()
+    for location in ("", "http://127.0.0.1:8799/feed/1.xml", "https://e.com/x/y.xml"):
+        assert _check(data, location, "application/rss+xml")
+        fast = parse_fast(data, location, "application/rss+xml")
+        slow = feedparser.parse(io.BytesIO(data), response_headers={
+            "content-location": location, "content-type": "application/rss+xml"},
+            sanitize_html=False, resolve_relative_uris=False)
+        assert fast is not None and len(fast.entries) == len(slow.entries)
+        for mine, theirs in zip(fast.entries, slow.entries, strict=True):
+            assert mine.get("published_parsed") == theirs.get("published_parsed")
+            assert mine.get("link") == theirs.get("link")
 
 
 ATOM_ENTRY = '<entry><title>T</title><id>i</id><content type="{}">x</content></entry>'

@@ -11,7 +11,9 @@ the caller asks feedparser. Pure: module constants are built at import and never
 from __future__ import annotations
 
 import contextlib
+import datetime
 import re
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +71,18 @@ _READ = frozenset({"published_parsed", "updated_parsed", "created_parsed", "date
                    "modified_parsed", "issued_parsed"})
 _CONTENT_TYPES = {"encoded": "text/html", "body": "application/xhtml+xml"}  # default: text
 _AMP_REF = re.compile("&([A-Za-z0-9_]+);")
+# An absolute http(s) URL that urljoin (and feedparser's _urljoin) returns unchanged, whatever
+# the base: lowercase scheme, a plain ASCII host, no ";" params, no empty "?" or "#", no
+# spaces or control characters (urlsplit strips or drops them).
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.\-:@]+(?:/[!-\"$-:<->@-~]*)?"
+                        r"(?:\?[!-\"$-~]+)?(?:#[!-~]+)?\Z")
+# The common RFC 822 date, which feedparser's _parse_date reads through its RFC 822 handler
+# (the W3DTF handler tried before it declines it): read here without the handler chain.
+_RFC822 = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{1,2}) "
+                     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
+                     r"([0-9]{2}):([0-9]{2}):([0-9]{2}) (?:GMT|([+-])([0-9]{2})([0-9]{2}))\Z")
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
+                                        "Sep", "Oct", "Nov", "Dec"), 1)}
 _C1 = re.compile("[\x80-\x9f]")
 
 
@@ -97,6 +111,28 @@ def parse_fast(data: bytes, location: str = "", content_type: str | None = None)
         return _Walker(location).run(data)
     except Exception:  # a parse error, a decline, or a case not foreseen: feedparser decides
         return None
+
+
+def _join(base: str, uri: str) -> str:
+    """feedparser's _urljoin(base, uri), without urllib for an already absolute URL."""
+    return uri if uri.isascii() and _PLAIN_URL.match(uri) else _urljoin(base, uri)
+
+
+def _date(text: str) -> time.struct_time | None:
+    """feedparser's _parse_date(text)."""
+    m = _RFC822.match(text)
+    if m is not None:
+        day, month, year, hour, minute, second, sign, tzh, tzm = m.groups()
+        try:
+            stamp = datetime.datetime(int(year), _MONTHS[month], int(day), int(hour),
+                                      int(minute), int(second))
+            if sign:  # as feedparser's _parse_date_rfc822 applies the offset
+                hours, minutes = (int(tzh), int(tzm)) if sign == "+" else (-int(tzh), -int(tzm))
+                stamp -= datetime.timedelta(0, 0, 0, 0, minutes, hours)
+            return stamp.utctimetuple()
+        except (OverflowError, ValueError):
+            pass  # feedparser's other handlers may still read it
+    return _parse_date(text)
 
 
 def _esc(text: str) -> str:
@@ -217,7 +253,7 @@ class _Walker:
         """What feedparser's pop() does to element text on the way out."""
         out = text.strip()
         if resolve and out:
-            out = _urljoin(self.base, out)
+            out = _join(self.base, out)
         if out.isascii():  # both repairs below leave ASCII alone
             return out
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
@@ -292,7 +328,7 @@ class _Walker:
             if self.guidislink:
                 self.ctx().setdefault("link", out)
         elif kind in ("published", "updated", "created"):
-            self.ctx()[f"{kind}_parsed"] = _parse_date(self.finish(self.leaf(el), False))
+            self.ctx()[f"{kind}_parsed"] = _date(self.finish(self.leaf(el), False))
         elif kind == "source" and self.entry is not None and not self.insource:
             self.title_depth = -1
             if len(el):
@@ -357,12 +393,14 @@ class _Walker:
             attrs["href"] = href
         if "href" in attrs:
             if rel == "alternate" and _SHORT_TYPES.get(kind, kind) in ("text/html", _XHTML_T):
-                self.ctx()["link"] = _urljoin(self.base, attrs["href"])
+                self.ctx()["link"] = _join(self.base, attrs["href"])
             if len(el):
                 raise _Decline
             return
         out = self.finish(self.leaf(el), True)
-        if self.entry is not None and not self.insource:
+        if "&" not in out:  # both rewrites below need an "&"
+            self.ctx()["link"] = out
+        elif self.entry is not None and not self.insource:
             self.entry["link"] = _AMP_REF.sub(r"&\g<1>", out.replace("&amp;", "&"))
         else:
             self.ctx()["link"] = _AMP_REF.sub(r"&\g<1>", out)

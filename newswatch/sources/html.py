@@ -118,5 +118,14 @@ def _stripped_text(markup: str) -> str:
 
 def tidy_text(text: str) -> str:
     """Collapse runs of spaces, trim lines, keep at most one blank line between paragraphs."""
-    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n")]
-    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+    # _SPACES matches only where there are two spaces or another space character: most
+    # text has neither, and testing that with str.__contains__ is much cheaper
+    spaced = "  " in text or "\t" in text or "\f" in text or "\v" in text or "\u00a0" in text
+    if "\r" in text:
+        text = text.replace("\r", "\n")
+    if "\n" not in text:
+        return (_SPACES.sub(" ", text) if spaced else text).strip()
+    lines = [_SPACES.sub(" ", line).strip() if spaced else line.strip()
+             for line in text.split("\n")]
+    out = "\n".join(lines)
+    return (_BLANKS.sub("\n\n", out) if "\n\n\n" in out else out).strip()
