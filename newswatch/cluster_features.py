@@ -182,8 +182,14 @@ class Features:
             w = runs[0].partition(" ")[0].lower()
             caps[w] = caps.get(w, 0) - 1
         cb = p.cap_boost - 1.0
-        wget = self.words.get
-        ids += [wget(w, -1) if c > 0 else -1 for w, c in caps.items()]
+        words = self.words
+        # a capitalised word inside a token ("Assad" in "al-Assad") may not be a word of
+        # its own yet: stem it now, so the result never depends on what this instance saw
+        unseen = [w for w, c in caps.items() if c > 0 and w not in words]
+        if unseen:
+            for w, st in zip(unseen, _STEM.stemWords(unseen), strict=True):
+                words[w] = -1 if w in STOP or st in STOP else _h(st)
+        ids += [words[w] if c > 0 else -1 for w, c in caps.items()]
         V += [c * cb for c in caps.values()]
 
     def story(self, title: str, text: str) -> StoryFeatures:

@@ -251,3 +251,18 @@ def test_active_cluster_cap_evicts_least_recently_updated() -> None:
 def test_no_textual_or_tinydb_import() -> None:
     src = (REPO / "newswatch" / "cluster.py").read_text(encoding="utf-8")
     assert "textual" not in src and "tinydb" not in src
+
+
+def test_features_of_a_text_do_not_depend_on_what_the_instance_saw_before() -> None:
+    """A capitalised word inside a token ("Assad" in "al-Assad") gets the same bucket
+    whether or not the instance met it as a word of its own earlier."""
+    from newswatch.cluster import Params
+    from newswatch.cluster_features import Features
+
+    text = "Talks in al-Assad's Syria went on. The x-Ray team and al-Assad spoke to O'Brien."
+    fresh = Features(Params()).story("Talks resume", text)
+    seasoned = Features(Params())
+    seasoned.story("", "assad ray brien and obrien went home")
+    again = seasoned.story("Talks resume", text)
+    assert fresh.ids.tolist() == again.ids.tolist()
+    assert fresh.raw.tolist() == again.raw.tolist()
