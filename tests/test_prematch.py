@@ -88,3 +88,17 @@ def test_a_prematch_from_other_watchlists_is_ignored(tmp_path: Path) -> None:
     with store.transaction() as tx:
         watcher.match_into(tx, "sid", doc, "A ceasefire was agreed.", utc_now(), out, stale)
     assert len(out.new) == 1  # matched afresh, not taken from the stale (empty) result
+
+
+def test_a_failing_prematch_never_costs_the_feed_its_items(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    def broken(source: str, title: str, text: str) -> Prematch:
+        raise RuntimeError("matcher bug")
+
+    urls = [feed_server.route(f"/b{i}.xml", body=rss_feed(STORIES)) for i in range(2)]
+    specs = [SourceSpec(f"b{i}", url=u) for i, u in enumerate(urls)]
+    results = fetch_feeds(specs, {}, FetchSettings(parse_workers=2), broken)
+    assert [len(r.items) for r in results] == [4, 4]
+    assert all(r.error is None for r in results)
+    assert all(item.prematch is None and item.features is not None
+               for r in results for item in r.items)

@@ -43,10 +43,19 @@ def _parse_in_worker(data: bytes, source: str, location: str, content_type: str 
     parsed = parse_feed(data, source, location, content_type)
     features = Features(Params())  # one per feed: its word caches serve all its items
     rows = [(i.source, i.guid, i.title, i.text, i.url, i.published,
-             features.story(i.title, i.text),
-             enrich(i.source, i.title, i.text) if enrich is not None else None)
+             _extra(features.story, i.title, i.text),
+             _extra(enrich, i.source, i.title, i.text) if enrich is not None else None)
             for i in parsed.items]
     return parsed.error, parsed.skipped, rows
+
+
+def _extra(work: Callable[..., Any], *args: str) -> Any:
+    """Work done ahead for the ingest; if it fails, the ingest does it again itself (and
+    reports any error there), so it never costs the feed its items."""
+    try:
+        return work(*args)
+    except Exception:
+        return None
 
 
 class ParseQueue:
