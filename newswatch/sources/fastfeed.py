@@ -11,20 +11,19 @@ the caller asks feedparser. Pure: module constants are built at import and never
 from __future__ import annotations
 
 import contextlib
-import datetime
 import re
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
 import feedparser
 from feedparser.api import StrictFeedParser
-from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
+
+from newswatch.sources.feedvalues import join_uri, parse_date
 
 _ENABLED = feedparser.__version__.startswith("6.0.")  # the quirks replayed are 6.0's
 ATOM = "http://www.w3.org/2005/Atom"
@@ -71,18 +70,6 @@ _READ = frozenset({"published_parsed", "updated_parsed", "created_parsed", "date
                    "modified_parsed", "issued_parsed"})
 _CONTENT_TYPES = {"encoded": "text/html", "body": "application/xhtml+xml"}  # default: text
 _AMP_REF = re.compile("&([A-Za-z0-9_]+);")
-# An absolute http(s) URL that urljoin (and feedparser's _urljoin) returns unchanged, whatever
-# the base: lowercase scheme, a plain ASCII host, no ";" params, no empty "?" or "#", no
-# spaces or control characters (urlsplit strips or drops them).
-_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.\-:@]+(?:/[!-\"$-:<->@-~]*)?"
-                        r"(?:\?[!-\"$-~]+)?(?:#[!-~]+)?\Z")
-# The common RFC 822 date, which feedparser's _parse_date reads through its RFC 822 handler
-# (the W3DTF handler tried before it declines it): read here without the handler chain.
-_RFC822 = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{1,2}) "
-                     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
-                     r"([0-9]{2}):([0-9]{2}):([0-9]{2}) (?:GMT|([+-])([0-9]{2})([0-9]{2}))\Z")
-_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
-                                        "Sep", "Oct", "Nov", "Dec"), 1)}
 _C1 = re.compile("[\x80-\x9f]")
 
 
@@ -111,28 +98,6 @@ def parse_fast(data: bytes, location: str = "", content_type: str | None = None)
         return _Walker(location).run(data)
     except Exception:  # a parse error, a decline, or a case not foreseen: feedparser decides
         return None
-
-
-def _join(base: str, uri: str) -> str:
-    """feedparser's _urljoin(base, uri), without urllib for an already absolute URL."""
-    return uri if uri.isascii() and _PLAIN_URL.match(uri) else _urljoin(base, uri)
-
-
-def _date(text: str) -> time.struct_time | None:
-    """feedparser's _parse_date(text)."""
-    m = _RFC822.match(text)
-    if m is not None:
-        day, month, year, hour, minute, second, sign, tzh, tzm = m.groups()
-        try:
-            stamp = datetime.datetime(int(year), _MONTHS[month], int(day), int(hour),
-                                      int(minute), int(second))
-            if sign:  # as feedparser's _parse_date_rfc822 applies the offset
-                hours, minutes = (int(tzh), int(tzm)) if sign == "+" else (-int(tzh), -int(tzm))
-                stamp -= datetime.timedelta(0, 0, 0, 0, minutes, hours)
-            return stamp.utctimetuple()
-        except (OverflowError, ValueError):
-            pass  # feedparser's other handlers may still read it
-    return _parse_date(text)
 
 
 def _esc(text: str) -> str:
@@ -253,7 +218,7 @@ class _Walker:
         """What feedparser's pop() does to element text on the way out."""
         out = text.strip()
         if resolve and out:
-            out = _join(self.base, out)
+            out = join_uri(self.base, out)
         if out.isascii():  # both repairs below leave ASCII alone
             return out
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
@@ -328,7 +293,7 @@ class _Walker:
             if self.guidislink:
                 self.ctx().setdefault("link", out)
         elif kind in ("published", "updated", "created"):
-            self.ctx()[f"{kind}_parsed"] = _date(self.finish(self.leaf(el), False))
+            self.ctx()[f"{kind}_parsed"] = parse_date(self.finish(self.leaf(el), False))
         elif kind == "source" and self.entry is not None and not self.insource:
             self.title_depth = -1
             if len(el):
@@ -393,7 +358,7 @@ class _Walker:
             attrs["href"] = href
         if "href" in attrs:
             if rel == "alternate" and _SHORT_TYPES.get(kind, kind) in ("text/html", _XHTML_T):
-                self.ctx()["link"] = _join(self.base, attrs["href"])
+                self.ctx()["link"] = join_uri(self.base, attrs["href"])
             if len(el):
                 raise _Decline
             return
