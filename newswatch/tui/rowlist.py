@@ -35,6 +35,19 @@ class Column:
     width: int | None = None  # None: takes the remaining width
 
 
+class _RowMessage(Message):
+    """A message about one row of a :class:`RowList` (its key)."""
+
+    def __init__(self, rowlist: RowList, key: str) -> None:
+        super().__init__()
+        self.rowlist = rowlist
+        self.key = key
+
+    @property
+    def control(self) -> RowList:
+        return self.rowlist
+
+
 class RowList(ScrollView, can_focus=True):
     """Rows of cells with a cursor; only visible lines are ever rendered."""
 
@@ -66,29 +79,11 @@ class RowList(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0)
 
-    class Highlighted(Message):
+    class Highlighted(_RowMessage):
         """The cursor moved onto a row."""
 
-        def __init__(self, rowlist: RowList, key: str) -> None:
-            super().__init__()
-            self.rowlist = rowlist
-            self.key = key
-
-        @property
-        def control(self) -> RowList:
-            return self.rowlist
-
-    class Selected(Message):
+    class Selected(_RowMessage):
         """Enter was pressed on a row."""
-
-        def __init__(self, rowlist: RowList, key: str) -> None:
-            super().__init__()
-            self.rowlist = rowlist
-            self.key = key
-
-        @property
-        def control(self) -> RowList:
-            return self.rowlist
 
     def __init__(self, columns: Sequence[Column], *, id: str | None = None,
                  classes: str | None = None) -> None:
