@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from newswatch.cluster import Assignment, Clusterer, ClusterInput, Params, story_features
+from newswatch.cluster_features import PackedFeatures
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = sorted((REPO / "seeds").glob("*.txt"))
@@ -156,11 +157,15 @@ def test_features_computed_elsewhere_give_the_same_clustering() -> None:
         (("s", CEASEFIRE_A), ("f", FLOOD), ("q", QUAKE), ("k", CEASEFIRE_B), ("s2", CEASEFIRE_A)))]
     items += [story("seed-untitled", SEEDS[0].read_text(encoding="utf-8"), title="")]
     items += _stream()[:40]
+    items += [story("nothing", "", title="")]  # no features at all
     plain, pre = Clusterer(), Clusterer()
     ref = [plain.add(x) for x in items]
-    # as a worker process would: a pickled result, without the entities
-    got = [pre.add(replace(x, features=pickle.loads(pickle.dumps(
-        story_features(x.title, x.text))))) for x in items]
+    # as a worker process would: computed without the entities, packed, pickled
+    computed = [story_features(x.title, x.text) for x in items]
+    computed[3] = None  # a story whose features failed: the clusterer computes them itself
+    unpacked = pickle.loads(pickle.dumps(PackedFeatures.pack(computed))).unpack()
+    assert unpacked[3] is None and len(unpacked) == len(items)
+    got = [pre.add(replace(x, features=f)) for x, f in zip(items, unpacked, strict=True)]
     assert got == ref
     assert ref[0].cluster_id == ref[1].cluster_id  # the seeds
     assert pre.to_bytes() == plain.to_bytes()

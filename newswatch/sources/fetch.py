@@ -189,16 +189,18 @@ async def _fetch_one(client: httpx.AsyncClient, spec: SourceSpec, state: FeedSta
             result.feed_state = _failed(old, result.error or "unknown error")
         return result
     try:
-        error, skipped, rows = await parser.finish((download.body, spec.name, url,
-                                                    download.content_type))
+        error, skipped, rows, packed = await parser.finish((download.body, spec.name, url,
+                                                            download.content_type))
     except Exception as exc:  # parse_feed should not raise; if it does, only this feed fails
         error, skipped, rows = f"feed parser failed: {type(exc).__name__}: {exc}", [], []
+        packed = None
     result.skipped = skipped
     if error:
         result.error = _one_line(error)
         result.feed_state = _failed(old, result.error)  # keep validators: retry fully next time
     else:
-        result.items = [Item(*row) for row in rows]
+        features = packed.unpack() if packed is not None else [None] * len(rows)
+        result.items = [Item(*row[:6], f, row[7]) for row, f in zip(rows, features, strict=True)]
         result.feed_state = _succeeded(old, download.etag, download.last_modified)
     return result
 

@@ -9,25 +9,40 @@ import os
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-# What a parse returns across the process boundary: (error, skipped, item field tuples).
-# Plain tuples keep pickling cheap and keep feedparser out of the parent process.
-RawParse = tuple[str | None, list[str], list[tuple[Any, ...]]]
+if TYPE_CHECKING:
+    from newswatch.cluster_features import Features, PackedFeatures
+
+# What a parse returns across the process boundary: (error, skipped, item field tuples,
+# the items' clustering features packed in a few arrays). Plain tuples keep pickling cheap
+# and keep feedparser out of the parent process.
+RawParse = tuple[str | None, list[str], list[tuple[Any, ...]], "PackedFeatures | None"]
 ParseArgs = tuple[bytes, str, str, str | None]
 # Work done on each parsed item where it was parsed: (source, title, text) -> a picklable
 # result that rides on the item (e.g. the watchlist matches, see watching.Prematcher).
 Enrich = Callable[[str, str, str], Any]
 
-# A worker process's enrich function, set once by the pool initializer when the worker is
-# forked (the parent process never sets it): passing it with every body would pickle it
-# (a compiled watchlist) per feed.
-_worker_enrich: Enrich | None = None
+
+@dataclass(slots=True)
+class _Worker:
+    """What a worker process keeps between feeds, set once by the pool initializer when
+    the worker starts (the parent process never has one): the enrich function (passing it
+    with every body would pickle a compiled watchlist per feed) and one clustering
+    ``Features`` whose word caches serve every feed the worker parses (its results never
+    depend on what it saw before)."""
+
+    enrich: Enrich | None
+    features: Features | None = None
+
+
+_worker: _Worker | None = None
 
 
 def _install(enrich: Enrich | None) -> None:
-    global _worker_enrich
-    _worker_enrich = enrich
+    global _worker
+    _worker = _Worker(enrich)
 
 
 def _parse_in_worker(data: bytes, source: str, location: str, content_type: str | None,
@@ -36,20 +51,30 @@ def _parse_in_worker(data: bytes, source: str, location: str, content_type: str 
     item's clustering features (the CPU-heavy, state-free part of clustering) and what
     ``enrich`` (default: the worker's own) makes of it."""
     from newswatch.cluster import Params
-    from newswatch.cluster_features import Features
+    from newswatch.cluster_features import Features, PackedFeatures
     from newswatch.sources.feedparse import parse_feed
 
-    enrich = enrich or _worker_enrich
+    worker = _worker
+    if worker is not None:
+        enrich = enrich or worker.enrich
+        if worker.features is None:
+            worker.features = Features(Params())
+        features = worker.features
+    else:
+        features = Features(Params())  # inline: one per feed
     parsed = parse_feed(data, source, location, content_type)
-    features = Features(Params())  # one per feed: its word caches serve all its items
-    rows = [(i.source, i.guid, i.title, i.text, i.url, i.published,
-             _extra(features.story, i.title, i.text),
+    items = parsed.items
+    rows = [(i.source, i.guid, i.title, i.text, i.url, i.published, None,
              _extra(enrich, i.source, i.title, i.text) if enrich is not None else None)
-            for i in parsed.items]
-    return parsed.error, parsed.skipped, rows
+            for i in items]
+    packed = None
+    if items:
+        packed = _extra(PackedFeatures.pack,
+                        [_extra(features.story, i.title, i.text) for i in items])
+    return parsed.error, parsed.skipped, rows, packed
 
 
-def _extra(work: Callable[..., Any], *args: str) -> Any:
+def _extra(work: Callable[..., Any], *args: Any) -> Any:
     """Work done ahead for the ingest; if it fails, the ingest does it again itself (and
     reports any error there), so it never costs the feed its items."""
     try:
