@@ -74,6 +74,9 @@ def stream(n: int, n_events: int, days: float, seed: int = 0) -> list[ClusterInp
     return out
 
 
+CHUNK = 500  # stories featurised together (the ingest does a whole batch)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stories", type=int, default=100_000)
@@ -85,8 +88,8 @@ def main() -> None:
     a = ap.parse_args()
     items = stream(a.stories, a.events, a.days)
     if a.features:
-        feat = Features(Params())
-        items = [replace(x, features=feat.story(x.title, x.text)) for x in items]
+        packed = Features(Params()).stories([(x.title, x.text) for x in items])
+        items = [replace(x, features=f) for x, f in zip(items, packed.unpack(), strict=True)]
     size = sum(len(x.text) + len(x.title) for x in items) / len(items)
     print(f"{len(items):,} stories, mean {size:,.0f} chars, {a.events:,} events, "
           f"spread over {a.days:g} days{', features precomputed' if a.features else ''}")
@@ -100,6 +103,12 @@ def main() -> None:
     c0 = prev_c = time.process_time()
     prev = 0
     for i, x in enumerate(items, 1):
+        if not a.features and (i - 1) % CHUNK == 0:  # featurised a chunk at a time, as the
+            chunk = items[i - 1 : i - 1 + CHUNK]  # ingest featurises each batch
+            items[i - 1 : i - 1 + CHUNK] = [
+                replace(y, features=f) for y, f in zip(
+                    chunk, c.featurise([(y.title, y.text) for y in chunk]), strict=True)]
+            x = items[i - 1]
         c.add(x)
         if i in marks:
             now, cpu = time.perf_counter(), time.process_time()

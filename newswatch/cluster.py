@@ -251,6 +251,11 @@ class Clusterer:
         order = (-x).argsort(kind="stable")[: self.p.centroid_terms]
         return u.take(order), s.take(order), x.take(order)
 
+    def featurise(self, pairs: list[tuple[str, str]]) -> list[StoryFeatures | None]:
+        """The features of many (title, text) pairs computed at once (cheaper than one by
+        one in ``add``), to pass as ``ClusterInput.features``."""
+        return self._feat.stories(pairs).unpack()
+
     def add(self, inp: ClusterInput) -> Assignment:
         """Assign one story to a cluster (new or existing); never raises on odd input."""
         p = self.p

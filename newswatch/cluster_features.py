@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import _count_elements  # Counter's C counting loop, without Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain, pairwise
 from typing import TYPE_CHECKING
@@ -243,39 +244,53 @@ class Features:
 
     def story(self, title: str, text: str) -> StoryFeatures:
         """The entity-free features of one story (pure: depends only on params and text)."""
+        features = self.stories(((title, text),)).unpack()[0]
+        assert features is not None
+        return features
+
+    def stories(self, pairs: Iterable[tuple[str, str]]) -> PackedFeatures:
+        """``story(title, text)`` of many stories, packed: the per-story Python work, then
+        one numpy pass for them all (most of a story's cost when done one by one)."""
         p = self.p
-        title = _clean(title or "")
-        text = _clean(text or "")
-        if title and text.startswith(title):
-            text = text[len(title):]
-        text = text[: p.max_body_chars]
-        years: set[int] = set()
         ids: list[int] = []
         V: list[float] = []
-        if title:
-            self._part(title, ids, V, years)
-        nt = len(ids)
-        self._part(text, ids, V, years)
-        ia = np.array(ids, np.intp)
+        sizes: list[int] = []  # (bucket, weight) pairs of each part: title, body, title, ...
+        years: list[tuple[int, ...]] = []
+        for title, text in pairs:
+            title = _clean(title or "")
+            text = _clean(text or "")
+            if title and text.startswith(title):
+                text = text[len(title):]
+            text = text[: p.max_body_chars]
+            seen: set[int] = set()
+            n0 = len(ids)
+            if title:
+                self._part(title, ids, V, seen)
+            n1 = len(ids)
+            self._part(text, ids, V, seen)
+            sizes += (n1 - n0, len(ids) - n1)
+            years.append(tuple(sorted(seen)))
+        n = len(years)
+        part = np.repeat(np.arange(2 * n), sizes)  # 2i: story i's title, 2i + 1: its body
         va = np.array(V, np.float32)
-        va[:nt] *= p.title_weight
-        # np.unique(ia, return_inverse=True) in fewer numpy calls, with the negative ids
-        # (no feature) kept in until the end rather than filtered out first
-        s = np.sort(ia)
+        intitle_pair = (part & 1) == 0
+        va[intitle_pair] *= p.title_weight
+        ia = np.array(ids, np.int64)
+        keep = ia >= 0  # negative: no feature (a stop word, a token of several parts)
+        # one key per (story, bucket): sorting the keys orders stories, then buckets
+        key = ((part[keep] >> 1) << NBITS) | ia[keep]
+        s = np.sort(key)
         first = np.empty(len(s), bool)
         first[:1] = True
         np.not_equal(s[1:], s[:-1], out=first[1:])
         u = s[first]
-        inv = u.searchsorted(ia)
-        k = int(u.searchsorted(0))  # how many of u are negative
-        if k < len(u):
-            raw = np.bincount(inv, weights=va, minlength=len(u))[k:]
-        else:  # no features: keep what the bincount of nothing gives (int64)
-            raw = np.bincount(inv[:0], weights=va[:0])
+        inv = u.searchsorted(key)
+        raw = np.bincount(inv, weights=va[keep], minlength=len(u))
         intitle = np.zeros(len(u), bool)
-        intitle[inv[:nt]] = True
-        u, intitle = u[k:], intitle[k:]
-        return StoryFeatures(u, raw, intitle, tuple(sorted(years)), self.key, _sublinear(raw))
+        intitle[inv[intitle_pair[keep]]] = True
+        ends = (u >> NBITS).searchsorted(np.arange(n), side="right")
+        return PackedFeatures(tuple(ends.tolist()), (u & MASK).astype(np.intp, copy=False),
+                              raw, intitle, _sublinear(raw), tuple(years), (self.key,) * n)
 
     def fold(self, sf: StoryFeatures, entities: tuple[str, ...] = ()):
         """Add the entity features to ``sf`` and apply sublinear tf: (ids, tf, intitle, years),

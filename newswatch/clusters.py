@@ -67,15 +67,26 @@ class ClusterService:
 
         clusterer = self._current(tx)
         members: dict[str, set[str]] = {}  # cluster id -> its story ids, for this batch
-        for sid in story_ids:
-            doc = tx.get(STORIES, sid)
-            if doc is None or doc.get("cluster"):
+        todo = [(sid, doc) for sid in story_ids
+                if (doc := tx.get(STORIES, sid)) is not None and not doc.get("cluster")]
+        known = dict(features or {})
+        missing = [(sid, doc) for sid, doc in todo if sid not in known]
+        if missing:  # featurised together: much cheaper than one by one
+            try:
+                computed = clusterer.featurise([(doc.get("title", ""), texts.get(sid, ""))
+                                                for sid, doc in missing])
+                known.update((sid, f) for (sid, _), f in zip(missing, computed, strict=True))
+            except Exception as exc:  # then each story is featurised (and fails) alone
+                log.warning("featurising %d stories together failed: %s: %s",
+                            len(missing), type(exc).__name__, exc)
+        for sid, doc in todo:
+            if doc.get("cluster"):  # listed twice: clustered already
                 continue
             inp = ClusterInput(sid, doc.get("title", ""), texts.get(sid, ""),
                                doc.get("source", ""), doc.get("published"),
                                doc.get("fetched", ""),
                                tuple(e["id"] for e in doc.get("entities", [])),
-                               features.get(sid) if features else None)
+                               known.get(sid))
             try:
                 assignment = clusterer.add(inp)
             except Exception as exc:  # clustering must never stop a story being stored

@@ -51,7 +51,7 @@ def _parse_in_worker(data: bytes, source: str, location: str, content_type: str 
     item's clustering features (the CPU-heavy, state-free part of clustering) and what
     ``enrich`` (default: the worker's own) makes of it."""
     from newswatch.cluster import Params
-    from newswatch.cluster_features import Features, PackedFeatures
+    from newswatch.cluster_features import Features
     from newswatch.sources.feedparse import parse_feed
 
     worker = _worker
@@ -67,10 +67,9 @@ def _parse_in_worker(data: bytes, source: str, location: str, content_type: str 
     rows = [(i.source, i.guid, i.title, i.text, i.url, i.published, None,
              _extra(enrich, i.source, i.title, i.text) if enrich is not None else None)
             for i in items]
-    packed = None
+    packed: PackedFeatures | None = None
     if items:
-        packed = _extra(PackedFeatures.pack,
-                        [_extra(features.story, i.title, i.text) for i in items])
+        packed = _extra(features.stories, [(i.title, i.text) for i in items])
     return parsed.error, parsed.skipped, rows, packed
 
 
