@@ -3,6 +3,7 @@ and a result made with other watchlists is never used."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 from newswatch.alerts import ALERTS, Reconciled
@@ -12,7 +13,7 @@ from newswatch.pipeline import ingest
 from newswatch.sources import SourceSpec
 from newswatch.sources.fetch import FetchSettings, fetch_feeds
 from newswatch.store import Store
-from newswatch.watch.model import MatchResult
+from newswatch.watch.model import MatchInput, MatchResult
 from newswatch.watching import Prematch, Watcher, load_watchset
 from tests.feedserver import FeedServer, rss_feed
 
@@ -82,7 +83,7 @@ def test_ingest_with_worker_matches_raises_the_same_alerts(
 def test_a_prematch_from_other_watchlists_is_ignored(tmp_path: Path) -> None:
     watcher = _watcher(tmp_path)
     store = Store(tmp_path / "db.json")
-    stale = Prematch("another fingerprint", MatchResult())
+    stale = Prematch.of("another fingerprint", MatchResult())
     doc = {"guid": "g", "source": "s", "title": "Ceasefire agreed"}
     out = Reconciled()
     with store.transaction() as tx:
@@ -102,3 +103,25 @@ def test_a_failing_prematch_never_costs_the_feed_its_items(
     assert all(r.error is None for r in results)
     assert all(item.prematch is None and item.features is not None
                for r in results for item in r.items)
+
+
+def test_a_prematch_travels_as_plain_tuples_and_gives_back_the_same_result(
+        tmp_path: Path) -> None:
+    watcher = _watcher(tmp_path)
+    (tmp_path / "watchlists" / "people.yaml").write_text(
+        "watchlist: people\nentities:\n  icrc:\n    name: Red Cross\n"
+        "rules:\n  - id: rc\n    query: '@icrc'\n", encoding="utf-8")
+    watcher = Watcher(load_watchset([tmp_path / "watchlists"]))
+    text = "The Red Cross saw the ceasefire hold. Prisoners in the exchange: 175."
+    result = watcher.matcher.match(MatchInput("wire", "Ceasefire holds", text))
+    assert result.hits and result.entities  # the test covers hits, spans and entities
+    made = watcher.prematcher()("wire", "Ceasefire holds", text)
+    assert made.result == result
+
+    def plain(value: object) -> bool:
+        if isinstance(value, tuple):
+            return type(value) is tuple and all(plain(v) for v in value)
+        return isinstance(value, str | int)
+
+    assert plain(made.wire)
+    assert pickle.loads(pickle.dumps(made)) == made

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from newswatch.models import EntityMention
 from newswatch.watch.query import Node
@@ -51,8 +51,10 @@ class MatchInput:
     text: str
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Span:
+class Span(NamedTuple):
+    """Where a rule matched (a named tuple: a story has dozens, and they cross process
+    boundaries by the thousand)."""
+
     field: str  # "title" or "text"
     start: int  # offsets into the ORIGINAL field text
     end: int
