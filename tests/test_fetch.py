@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
+import multiprocessing
+import os
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import pytest
 
 from newswatch.models import FeedState
 from newswatch.sources import SourceSpec
-from newswatch.sources import parsing as parsing_mod
+from newswatch.sources import fetch as fetch_mod
 from newswatch.sources.fetch import FetchSettings, fetch_feeds, iter_feeds
 from tests.feedserver import HTML_PAGE, FeedServer, atom_feed, closed_port, http_date, rss_feed
 
@@ -77,13 +78,13 @@ def test_second_fetch_is_conditional_and_304_costs_no_parse(
     url = feed_server.route("/cond.xml", body=rss_feed(RSS_ITEMS), etag='"v1"',
                             last_modified=modified)
     parses: list[str] = []
-    real_parse = parsing_mod._parse_in_worker
+    real_parse = fetch_mod.parse_body
 
     def counting(*args):
         parses.append(args[2])
         return real_parse(*args)
 
-    monkeypatch.setattr(parsing_mod, "_parse_in_worker", counting)
+    monkeypatch.setattr(fetch_mod, "parse_body", counting)
     first = one(url, FeedState(url=url, failures=3, last_error="HTTP 503 Service Unavailable"))
     assert len(first.items) == 2 and parses == [url]
     assert first.feed_state is not None
@@ -205,23 +206,33 @@ def test_one_bad_feed_does_not_affect_the_others(feed_server: FeedServer) -> Non
     assert all("\n" not in (r.error or "") for r in results)
 
 
-def test_broken_process_pool_falls_back_to_parsing_inline(
+def test_a_worker_that_dies_leaves_its_feeds_to_the_parent(
         feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    class BrokenPool:
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            pass
+    parent = os.getpid()
+    real_parse = fetch_mod.parse_body
 
-        def submit(self, *args: object) -> concurrent.futures.Future[object]:
-            raise concurrent.futures.process.BrokenProcessPool("a worker died")
+    def deadly(data: bytes, source: str, location: str, *rest: object):
+        if os.getpid() != parent and location.endswith("/p0.xml"):
+            os._exit(3)  # a worker process killed while parsing (OOM killer, segfault)
+        return real_parse(data, source, location, *rest)
 
-        def shutdown(self, *args: object, **kwargs: object) -> None:
-            pass
-
-    monkeypatch.setattr(parsing_mod.concurrent.futures, "ProcessPoolExecutor", BrokenPool)
-    urls = [feed_server.route(f"/p{i}.xml", body=rss_feed(RSS_ITEMS)) for i in range(4)]
+    monkeypatch.setattr(fetch_mod, "parse_body", deadly)  # forked workers inherit it
+    urls = [feed_server.route(f"/p{i}.xml", body=rss_feed(RSS_ITEMS)) for i in range(6)]
     results = fetch_feeds([spec(f"p{i}", u) for i, u in enumerate(urls)], {},
-                          FetchSettings(parse_workers=2))
-    assert [len(r.items) for r in results] == [2, 2, 2, 2]
+                          FetchSettings(workers=2))
+    assert [len(r.items) for r in results] == [2] * 6
+    assert all(r.error is None for r in results)
+    assert multiprocessing.active_children() == []
+
+
+def test_feeds_are_shared_out_among_worker_processes(feed_server: FeedServer) -> None:
+    urls = [feed_server.route(f"/s{i}.xml", body=rss_feed(RSS_ITEMS)) for i in range(8)]
+    results = fetch_feeds([spec(f"s{i}", u) for i, u in enumerate(urls)], {},
+                          FetchSettings(workers=2))
+    assert [r.spec.name for r in results] == [f"s{i}" for i in range(8)]
+    assert all(len(r.items) == 2 and r.feed_state is not None for r in results)
+    assert all(item.features is not None for r in results for item in r.items)
+    assert all(feed_server.hits[f"/s{i}.xml"] == 1 for i in range(8))  # each fetched once
 
 
 def test_works_when_called_inside_a_running_event_loop(feed_server: FeedServer) -> None:
@@ -233,7 +244,7 @@ def test_works_when_called_inside_a_running_event_loop(feed_server: FeedServer) 
     assert asyncio.run(caller()) == 2
 
 
-def test_all_304_run_loads_no_parser_and_starts_no_workers(feed_server: FeedServer) -> None:
+def test_all_304_run_loads_no_parser(feed_server: FeedServer) -> None:
     urls = [feed_server.route(f"/w{i}.xml", body=rss_feed(RSS_ITEMS), etag=f'"w{i}"')
             for i in range(5)]
     script = (
@@ -245,10 +256,10 @@ def test_all_304_run_loads_no_parser_and_starts_no_workers(feed_server: FeedServ
         "states = {u: FeedState(url=u, etag=f'\"w{i}\"') for i, u in enumerate(urls)}\n"
         "res = fetch_feeds([SourceSpec(name=str(i), url=u) for i, u in enumerate(urls)], states)\n"
         "print(json.dumps([sum(r.not_modified for r in res), 'feedparser' in sys.modules,\n"
-        "                  len(multiprocessing.active_children())]))\n")
+        "                  'numpy' in sys.modules, len(multiprocessing.active_children())]))\n")
     out = subprocess.run([sys.executable, "-c", script, json.dumps(urls)], cwd=REPO,
                          capture_output=True, text=True, timeout=30, check=True)
-    assert json.loads(out.stdout) == [5, False, 0]
+    assert json.loads(out.stdout) == [5, False, False, 0]
 
 
 def test_iter_feeds_yields_each_feed_as_soon_as_it_is_parsed(feed_server: FeedServer) -> None:

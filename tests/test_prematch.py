@@ -49,7 +49,7 @@ def test_parse_workers_match_each_item_with_the_watchlists_in_force(
     watcher = _watcher(tmp_path)
     urls = [feed_server.route(f"/f{i}.xml", body=rss_feed(STORIES)) for i in range(3)]
     specs = [SourceSpec(f"f{i}", url=u) for i, u in enumerate(urls)]
-    results = fetch_feeds(specs, {}, FetchSettings(parse_workers=2), watcher.prematcher())
+    results = fetch_feeds(specs, {}, FetchSettings(workers=2), watcher.prematcher())
     for result in results:
         rules = [sorted(h.rule for h in item.prematch.result.hits) for item in result.items]
         assert rules == [["ceasefire"], ["swap"], [], ["ceasefire", "swap"]]
@@ -98,7 +98,7 @@ def test_a_failing_prematch_never_costs_the_feed_its_items(
 
     urls = [feed_server.route(f"/b{i}.xml", body=rss_feed(STORIES)) for i in range(2)]
     specs = [SourceSpec(f"b{i}", url=u) for i, u in enumerate(urls)]
-    results = fetch_feeds(specs, {}, FetchSettings(parse_workers=2), broken)
+    results = fetch_feeds(specs, {}, FetchSettings(workers=2), broken)
     assert [len(r.items) for r in results] == [4, 4]
     assert all(r.error is None for r in results)
     assert all(item.prematch is None and item.features is not None
