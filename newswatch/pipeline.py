@@ -14,6 +14,8 @@ from newswatch.stories import STORIES, feed_states, put_feed_state, upsert_items
 from newswatch.watching import Watcher, ensure_current
 
 BATCH_ITEMS = 5000  # items per transaction: bounds memory for huge local sources
+LULL_ITEMS = 1000  # while feeds arrive, store what came once this many wait and none comes
+LULL_S = 0.05  # ... for this long
 
 
 @dataclass(slots=True)
@@ -46,17 +48,18 @@ class IngestReport:
 
 
 def read_sources(specs: Sequence[SourceSpec], store: Store,
-                 watcher: Watcher | None = None) -> Iterator[SourceResult]:
+                 watcher: Watcher | None = None) -> Iterator[SourceResult | None]:
     """Read every source: feeds first, each yielded as soon as it is fetched and parsed
     (using, and returning, its conditional-GET state; the parse workers also match the
-    items against ``watcher``'s watchlists), then local files."""
+    items against ``watcher``'s watchlists), then local files. None: a lull while feeds
+    are fetched (nothing arrived for ``LULL_S``)."""
     feeds = [s for s in specs if s.url]
     if feeds:
         from newswatch.sources.fetch import FetchSettings, iter_feeds  # httpx only if asked
 
         states = feed_states(store, [s.url for s in feeds if s.url])
         enrich = watcher.prematcher() if watcher is not None else None
-        yield from iter_feeds(feeds, states, FetchSettings(), enrich)
+        yield from iter_feeds(feeds, states, FetchSettings(), enrich, pause=LULL_S)
     if len(feeds) < len(specs):
         from newswatch.sources.local import read_local
 
@@ -78,16 +81,23 @@ def ingest(store: Store, specs: Sequence[SourceSpec], watcher: Watcher | None = 
     return report
 
 
-def store_results(store: Store, results: Iterable[SourceResult],
+def store_results(store: Store, results: Iterable[SourceResult | None],
                   watcher: Watcher | None = None,
                   clusters: ClusterService | None = None) -> IngestReport:
     """Store, match and cluster what the sources gave, one transaction per batch of at most
-    ``BATCH_ITEMS`` items (a source's items may span batches)."""
+    ``BATCH_ITEMS`` items (a source's items may span batches). A lull (None) in the
+    results commits what waits once it is ``LULL_ITEMS`` or more: work done while the
+    rest is fetched is not left for the end."""
     report = IngestReport()
     pending: list[tuple[SourceReport, list[Item]]] = []
     pending_size = 0
     states = []
     for result in results:
+        if result is None:
+            if pending_size >= LULL_ITEMS:
+                _commit(store, pending, [], report, watcher, clusters)
+                pending, pending_size = [], 0
+            continue
         source = SourceReport(result.spec.name, result.spec.location, error=result.error,
                               skipped=list(result.skipped), not_modified=result.not_modified)
         report.sources.append(source)

@@ -224,3 +224,32 @@ def test_blobs_keep_the_committed_generation_readable(tmp_path: Path, monkeypatc
         tx.put("meta", "x", {"y": 1})
     monkeypatch.undo()
     assert Store(tmp_path / "db.json").get_blob("index") == b"two"
+
+
+def test_a_lull_in_arriving_feeds_stores_what_waits(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """While feeds are fetched, a lull (None) commits what waits once it is LULL_ITEMS or
+    more; fewer wait for the next lull or the end."""
+    import newswatch.pipeline as pipeline
+
+    sizes: list[int] = []
+    real = pipeline._commit
+
+    def counting(store, pending, *rest):
+        sizes.append(sum(len(items) for _, items in pending))
+        return real(store, pending, *rest)
+
+    monkeypatch.setattr(pipeline, "_commit", counting)
+    monkeypatch.setattr(pipeline, "LULL_ITEMS", 3)
+
+    def result(name: str, n: int) -> SourceResult:
+        return SourceResult(SourceSpec(name=name), [
+            Item(source=name, guid=f"{name}{i}", title=f"t {i}", text=f"text {name} {i}")
+            for i in range(n)])
+
+    store = Store(tmp_path / "db.json")
+    report = store_results(store, [result("a", 2), None, result("b", 2), None, None,
+                                   result("c", 1)])
+    assert sizes == [4, 1]  # 2 wait at the first lull; 4 at the second; the rest at the end
+    assert sum(s.counts.new for s in report.sources) == 5
+    assert store.count("stories") == 5

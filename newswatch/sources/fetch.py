@@ -75,23 +75,24 @@ def fetch_feeds(specs: list[SourceSpec], states: dict[str, FeedState],
     each result carries the updated :class:`FeedState`. ``enrich(source, title, text)``
     runs on each item where it is parsed; its result is the item's ``prematch``."""
     position = {id(spec): k for k, spec in enumerate(specs)}
-    return sorted(iter_feeds(specs, states, settings, enrich),
+    return sorted((r for r in iter_feeds(specs, states, settings, enrich) if r is not None),
                   key=lambda r: position[id(r.spec)])
 
 
 def iter_feeds(specs: list[SourceSpec], states: dict[str, FeedState],
-               settings: FetchSettings = FetchSettings(), enrich: Enrich | None = None
-               ) -> Iterator[SourceResult]:
+               settings: FetchSettings = FetchSettings(), enrich: Enrich | None = None,
+               pause: float | None = None) -> Iterator[SourceResult | None]:
     """Like :func:`fetch_feeds`, but yield each feed's result as soon as it is parsed (in
     completion order) while the others are still fetched: the caller can store and
-    cluster early feeds meanwhile."""
+    cluster early feeds meanwhile. With ``pause``, also yield None whenever no feed has
+    arrived for that many seconds: a lull the caller may use."""
     if not specs:
         return
     workers = min(settings.workers or os.cpu_count() or 1, len(specs))
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        yield from _in_processes(specs, states, settings, enrich, workers)
+        yield from _in_processes(specs, states, settings, enrich, workers, pause)
     else:
-        yield from _in_thread(specs, states, settings, enrich)
+        yield from _in_thread(specs, states, settings, enrich, pause)
 
 
 def _result(spec: SourceSpec, report: Report) -> SourceResult:
@@ -108,7 +109,8 @@ _END = object()
 
 
 def _in_thread(specs: Sequence[SourceSpec], states: dict[str, FeedState],
-               settings: FetchSettings, enrich: Enrich | None) -> Iterator[SourceResult]:
+               settings: FetchSettings, enrich: Enrich | None, pause: float | None = None
+               ) -> Iterator[SourceResult | None]:
     """Everything in one event loop on a thread of this process (parsing in a second
     thread, so the loop keeps reading while a big feed is parsed)."""
     results: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -133,7 +135,14 @@ def _in_thread(specs: Sequence[SourceSpec], states: dict[str, FeedState],
     thread = threading.Thread(target=run, name="newswatch-fetch", daemon=True)
     thread.start()
     try:
-        while (got := results.get()) is not _END:
+        while True:
+            try:
+                got = results.get(timeout=pause)
+            except queue.Empty:
+                yield None
+                continue
+            if got is _END:
+                break
             if isinstance(got, BaseException):
                 raise got
             yield _result(specs[got[0]], got)
@@ -145,8 +154,8 @@ def _in_thread(specs: Sequence[SourceSpec], states: dict[str, FeedState],
 # ------------------------------------------------------------------ in worker processes
 
 def _in_processes(specs: Sequence[SourceSpec], states: dict[str, FeedState],
-                  settings: FetchSettings, enrich: Enrich | None, workers: int
-                  ) -> Iterator[SourceResult]:
+                  settings: FetchSettings, enrich: Enrich | None, workers: int,
+                  pause: float | None = None) -> Iterator[SourceResult | None]:
     ctx = multiprocessing.get_context("fork")
     _preload(specs, states)
     share = dataclasses.replace(settings, workers=1,
@@ -167,10 +176,12 @@ def _in_processes(specs: Sequence[SourceSpec], states: dict[str, FeedState],
                 running += 1
         while running:
             try:
-                report = reports.get(timeout=0.5)
+                report = reports.get(timeout=pause or 0.5)
             except queue.Empty:
                 if not any(proc.is_alive() for proc in procs):
                     break  # died without saying goodbye (killed): see below
+                if pause:
+                    yield None
                 continue
             if report is None:
                 running -= 1
@@ -186,7 +197,7 @@ def _in_processes(specs: Sequence[SourceSpec], states: dict[str, FeedState],
         reports.close()
     missing = [spec for k, spec in enumerate(specs) if k not in done]
     if missing:  # a worker died: what it did not report is fetched here
-        yield from _in_thread(missing, states, settings, enrich)
+        yield from _in_thread(missing, states, settings, enrich, pause)
 
 
 def _preload(specs: Sequence[SourceSpec], states: dict[str, FeedState]) -> None:

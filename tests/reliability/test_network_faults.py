@@ -86,8 +86,8 @@ def short_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
     """ingest() fetches with the default settings; tests want short timeouts."""
     real = fetch_mod.iter_feeds
     monkeypatch.setattr(fetch_mod, "iter_feeds",
-                        lambda specs, states, settings=SHORT, enrich=None:
-                        real(specs, states, SHORT, enrich))
+                        lambda specs, states, settings=SHORT, enrich=None, **kw:
+                        real(specs, states, SHORT, enrich, **kw))
 
 
 def test_every_fault_fails_alone_within_its_timeout(
