@@ -225,6 +225,17 @@ def test_a_worker_that_dies_leaves_its_feeds_to_the_parent(
     assert multiprocessing.active_children() == []
 
 
+def test_a_consumer_that_stops_early_stops_the_workers(feed_server: FeedServer) -> None:
+    urls = [feed_server.route(f"/q{i}.xml", body=rss_feed(RSS_ITEMS), delay=0.2 * (i > 0))
+            for i in range(6)]
+    feeds = iter_feeds([spec(f"q{i}", u) for i, u in enumerate(urls)], {},
+                       FetchSettings(workers=2))
+    first = next(r for r in feeds if r is not None)
+    assert len(first.items) == 2
+    feeds.close()  # e.g. the ingest failed on the first batch
+    assert multiprocessing.active_children() == []
+
+
 def test_feeds_are_shared_out_among_worker_processes(feed_server: FeedServer) -> None:
     urls = [feed_server.route(f"/s{i}.xml", body=rss_feed(RSS_ITEMS)) for i in range(8)]
     results = fetch_feeds([spec(f"s{i}", u) for i, u in enumerate(urls)], {},

@@ -162,28 +162,33 @@ def _in_processes(specs: Sequence[SourceSpec], states: dict[str, FeedState],
                                 concurrency=max(1, settings.concurrency // workers),
                                 per_host=max(1, settings.per_host // workers))
     counter = ctx.Value("q", 0)  # the next spec to take, shared by the workers
-    reports: Any = ctx.Queue()  # a feeder thread per worker: it never waits for us
-    procs = [ctx.Process(target=_work, name=f"newswatch-fetch-{k}", daemon=True,
-                         args=(specs, states, share, enrich, counter, reports))
-             for k in range(workers)]
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    procs: list[Any] = []
     done: set[int] = set()
     running = 0
     try:
         with warnings.catch_warnings():  # 3.12+ warns on fork with threads; workers are pure
             warnings.simplefilter("ignore", DeprecationWarning)
-            for proc in procs:
+            for k in range(workers):
+                # a pipe per worker, its write end held by that worker alone (made after
+                # the earlier workers were forked, closed here once it is forked): when
+                # the worker dies, even mid-message, its relay reads EOF
+                read, write = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_work, name=f"newswatch-fetch-{k}", daemon=True,
+                                   args=(specs, states, share, enrich, counter, write))
                 proc.start()
+                procs.append(proc)
+                write.close()
                 running += 1
+                threading.Thread(target=_relay, args=(read, inbox), daemon=True,
+                                 name=f"{proc.name}-relay").start()
         while running:
             try:
-                report = reports.get(timeout=pause or 0.5)
+                report = inbox.get(timeout=pause)
             except queue.Empty:
-                if not any(proc.is_alive() for proc in procs):
-                    break  # died without saying goodbye (killed): see below
-                if pause:
-                    yield None
+                yield None
                 continue
-            if report is None:
+            if report is _END:
                 running -= 1
                 continue
             done.add(report[0])
@@ -194,10 +199,21 @@ def _in_processes(specs: Sequence[SourceSpec], states: dict[str, FeedState],
                 proc.terminate()
             if proc.pid is not None:
                 proc.join()
-        reports.close()
     missing = [spec for k, spec in enumerate(specs) if k not in done]
     if missing:  # a worker died: what it did not report is fetched here
         yield from _in_thread(missing, states, settings, enrich, pause)
+
+
+def _relay(read: Any, inbox: queue.SimpleQueue[Any]) -> None:
+    """Move one worker's reports to the inbox; _END when it is done or dead."""
+    try:
+        while (report := read.recv()) is not None:
+            inbox.put(report)
+    except (EOFError, OSError):  # the worker is gone (killed: what it had not sent is lost)
+        pass
+    finally:
+        read.close()
+        inbox.put(_END)
 
 
 def _preload(specs: Sequence[SourceSpec], states: dict[str, FeedState]) -> None:
@@ -213,30 +229,47 @@ def _preload(specs: Sequence[SourceSpec], states: dict[str, FeedState]) -> None:
 
 
 def _work(specs: Sequence[SourceSpec], states: dict[str, FeedState], settings: FetchSettings,
-          enrich: Enrich | None, counter: Any, reports: Any) -> None:
-    """A worker process: fetch and parse feeds until none is left, report each."""
+          enrich: Enrich | None, counter: Any, write: Any) -> None:
+    """A worker process: fetch and parse feeds until none is left, report each (a thread
+    sends the reports, so fetching never waits for the parent to read)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     worker = Worker(enrich)
+    outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def send() -> None:
+        while True:
+            report = outbox.get()
+            write.send(report)
+            if report is None:
+                return
+
+    sender = threading.Thread(target=send, name="newswatch-send")
+    sender.start()
 
     def take() -> int | None:
-        with counter.get_lock():
+        lock = counter.get_lock()
+        if not lock.acquire(timeout=5):  # held by a worker that was killed: stop here
+            return None
+        try:
             k = counter.value
             if k >= len(specs):
                 return None
             counter.value = k + 1
             return k
+        finally:
+            lock.release()
 
     async def parse(args: tuple[bytes, str, str, str | None]) -> RawParse:
         return parse_body(*args, worker)
 
     try:
-        asyncio.run(_serve(specs, states, settings, take, parse, reports.put))
+        asyncio.run(_serve(specs, states, settings, take, parse, outbox.put))
     except Exception:  # noqa: S110 - a bug: the parent fetches our feeds again and reports it
         pass
     finally:
-        reports.put(None)
-        reports.close()
-        reports.join_thread()
+        outbox.put(None)
+        sender.join()
+        write.close()
 
 
 # ------------------------------------------------------------------ one event loop
