@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -14,8 +15,11 @@ from newswatch.stories import STORIES, feed_states, put_feed_state, upsert_items
 from newswatch.watching import Watcher, ensure_current
 
 BATCH_ITEMS = 5000  # items per transaction: bounds memory for huge local sources
-LULL_ITEMS = 1000  # while feeds arrive, store what came once this many wait and none comes
-LULL_S = 0.05  # ... for this long
+# While feeds arrive, what waits is stored whenever no feed is ready and LULL_ITEMS or more
+# wait, so little is left for the end; a store whose commits take longer to write than
+# LULL_WRITE_S (a big one) raises that bar in proportion, so commits stay worth their cost.
+LULL_ITEMS = 1000
+LULL_WRITE_S = 0.05
 
 
 @dataclass(slots=True)
@@ -52,14 +56,14 @@ def read_sources(specs: Sequence[SourceSpec], store: Store,
     """Read every source: feeds first, each yielded as soon as it is fetched and parsed
     (using, and returning, its conditional-GET state; the parse workers also match the
     items against ``watcher``'s watchlists), then local files. None: a lull while feeds
-    are fetched (nothing arrived for ``LULL_S``)."""
+    are fetched (no result ready)."""
     feeds = [s for s in specs if s.url]
     if feeds:
         from newswatch.sources.fetch import FetchSettings, iter_feeds  # httpx only if asked
 
         states = feed_states(store, [s.url for s in feeds if s.url])
         enrich = watcher.prematcher() if watcher is not None else None
-        yield from iter_feeds(feeds, states, FetchSettings(), enrich, pause=LULL_S)
+        yield from iter_feeds(feeds, states, FetchSettings(), enrich, lulls=True)
     if len(feeds) < len(specs):
         from newswatch.sources.local import read_local
 
@@ -86,16 +90,17 @@ def store_results(store: Store, results: Iterable[SourceResult | None],
                   clusters: ClusterService | None = None) -> IngestReport:
     """Store, match and cluster what the sources gave, one transaction per batch of at most
     ``BATCH_ITEMS`` items (a source's items may span batches). A lull (None) in the
-    results commits what waits once it is ``LULL_ITEMS`` or more: work done while the
-    rest is fetched is not left for the end."""
+    results commits what waits once it is ``LULL_ITEMS`` or more (see there): work done
+    while the rest is fetched is not left for the end."""
     report = IngestReport()
     pending: list[tuple[SourceReport, list[Item]]] = []
     pending_size = 0
     states = []
+    write_s = 0.0  # how long the last commit took to write
     for result in results:
         if result is None:
-            if pending_size >= LULL_ITEMS:
-                _commit(store, pending, [], report, watcher, clusters)
+            if pending_size >= LULL_ITEMS * max(1.0, write_s / LULL_WRITE_S):
+                write_s = _commit(store, pending, [], report, watcher, clusters)
                 pending, pending_size = [], 0
             continue
         source = SourceReport(result.spec.name, result.spec.location, error=result.error,
@@ -106,7 +111,7 @@ def store_results(store: Store, results: Iterable[SourceResult | None],
         for start in range(0, len(result.items), BATCH_ITEMS):
             chunk = result.items[start:start + BATCH_ITEMS]
             if pending_size + len(chunk) > BATCH_ITEMS and pending:
-                _commit(store, pending, [], report, watcher, clusters)
+                write_s = _commit(store, pending, [], report, watcher, clusters)
                 pending, pending_size = [], 0
             pending.append((source, chunk))
             pending_size += len(chunk)
@@ -116,9 +121,11 @@ def store_results(store: Store, results: Iterable[SourceResult | None],
 
 def _commit(store: Store, pending: list[tuple[SourceReport, list[Item]]], states: list,
             report: IngestReport, watcher: Watcher | None,
-            clusters: ClusterService | None) -> None:
+            clusters: ClusterService | None) -> float:
+    """Store, match and cluster one batch in one transaction; returns the seconds the
+    commit took to write."""
     if not pending and not states:
-        return
+        return 0.0
     now = utc_now()
     changed: list[str] = []
     with store.transaction() as tx:
@@ -142,3 +149,5 @@ def _commit(store: Store, pending: list[tuple[SourceReport, list[Item]]], states
             clusters.assign(tx, changed, tx.staged_texts, report.clusters, features)
         for state in states:
             put_feed_state(tx, state)
+        staged = time.perf_counter()
+    return time.perf_counter() - staged

@@ -253,3 +253,10 @@ def test_a_lull_in_arriving_feeds_stores_what_waits(tmp_path: Path,
     assert sizes == [4, 1]  # 2 wait at the first lull; 4 at the second; the rest at the end
     assert sum(s.counts.new for s in report.sources) == 5
     assert store.count("stories") == 5
+
+    # a store whose commits are slow to write (a big one) raises the bar in proportion
+    sizes.clear()
+    monkeypatch.setattr(pipeline, "LULL_WRITE_S", 1e-9)
+    store_results(store, [result("d", 2), None, result("e", 2), None, result("f", 2),
+                          result("g", 2), None, result("h", 1)])
+    assert sizes == [4, 5]  # after the first commit, no lull is worth another

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import importlib.util
 import multiprocessing
@@ -61,6 +62,8 @@ class FetchSettings:
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch)"
 
 
+WORKER_NICE = 5  # fetch workers' niceness above the calling process
+
 # What a worker reports for one feed: (index of its spec, error, skipped, not modified,
 # feed state, item field tuples, packed clustering features).
 Report = tuple[int, str | None, list[str], bool, FeedState, list[tuple[Any, ...]], Any]
@@ -81,18 +84,18 @@ def fetch_feeds(specs: list[SourceSpec], states: dict[str, FeedState],
 
 def iter_feeds(specs: list[SourceSpec], states: dict[str, FeedState],
                settings: FetchSettings = FetchSettings(), enrich: Enrich | None = None,
-               pause: float | None = None) -> Iterator[SourceResult | None]:
+               lulls: bool = False) -> Iterator[SourceResult | None]:
     """Like :func:`fetch_feeds`, but yield each feed's result as soon as it is parsed (in
     completion order) while the others are still fetched: the caller can store and
-    cluster early feeds meanwhile. With ``pause``, also yield None whenever no feed has
-    arrived for that many seconds: a lull the caller may use."""
+    cluster early feeds meanwhile. With ``lulls``, also yield None when no result is
+    ready (once per wait): the caller may use the time rather than wait."""
     if not specs:
         return
     workers = min(settings.workers or os.cpu_count() or 1, len(specs))
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        yield from _in_processes(specs, states, settings, enrich, workers, pause)
+        yield from _in_processes(specs, states, settings, enrich, workers, lulls)
     else:
-        yield from _in_thread(specs, states, settings, enrich, pause)
+        yield from _in_thread(specs, states, settings, enrich, lulls)
 
 
 def _result(spec: SourceSpec, report: Report) -> SourceResult:
@@ -109,7 +112,7 @@ _END = object()
 
 
 def _in_thread(specs: Sequence[SourceSpec], states: dict[str, FeedState],
-               settings: FetchSettings, enrich: Enrich | None, pause: float | None = None
+               settings: FetchSettings, enrich: Enrich | None, lulls: bool = False
                ) -> Iterator[SourceResult | None]:
     """Everything in one event loop on a thread of this process (parsing in a second
     thread, so the loop keeps reading while a big feed is parsed)."""
@@ -137,10 +140,11 @@ def _in_thread(specs: Sequence[SourceSpec], states: dict[str, FeedState],
     try:
         while True:
             try:
-                got = results.get(timeout=pause)
+                got = results.get_nowait()
             except queue.Empty:
-                yield None
-                continue
+                if lulls:
+                    yield None
+                got = results.get()
             if got is _END:
                 break
             if isinstance(got, BaseException):
@@ -155,7 +159,7 @@ def _in_thread(specs: Sequence[SourceSpec], states: dict[str, FeedState],
 
 def _in_processes(specs: Sequence[SourceSpec], states: dict[str, FeedState],
                   settings: FetchSettings, enrich: Enrich | None, workers: int,
-                  pause: float | None = None) -> Iterator[SourceResult | None]:
+                  lulls: bool = False) -> Iterator[SourceResult | None]:
     ctx = multiprocessing.get_context("fork")
     _preload(specs, states)
     share = dataclasses.replace(settings, workers=1,
@@ -184,10 +188,11 @@ def _in_processes(specs: Sequence[SourceSpec], states: dict[str, FeedState],
                                  name=f"{proc.name}-relay").start()
         while running:
             try:
-                report = inbox.get(timeout=pause)
+                report = inbox.get_nowait()
             except queue.Empty:
-                yield None
-                continue
+                if lulls:
+                    yield None
+                report = inbox.get()
             if report is _END:
                 running -= 1
                 continue
@@ -201,7 +206,7 @@ def _in_processes(specs: Sequence[SourceSpec], states: dict[str, FeedState],
                 proc.join()
     missing = [spec for k, spec in enumerate(specs) if k not in done]
     if missing:  # a worker died: what it did not report is fetched here
-        yield from _in_thread(missing, states, settings, enrich, pause)
+        yield from _in_thread(missing, states, settings, enrich, lulls)
 
 
 def _relay(read: Any, inbox: queue.SimpleQueue[Any]) -> None:
@@ -233,6 +238,10 @@ def _work(specs: Sequence[SourceSpec], states: dict[str, FeedState], settings: F
     """A worker process: fetch and parse feeds until none is left, report each (a thread
     sends the reports, so fetching never waits for the parent to read)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    # below the process that stores and shows what we send: when both want the CPU, it
+    # goes first, so stories are stored as they come instead of piling up for the end
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)
     worker = Worker(enrich)
     outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
