@@ -106,6 +106,18 @@ def _result(spec: SourceSpec, report: Report) -> SourceResult:
                         not_modified=not_modified, feed_state=state)
 
 
+def _arrivals(source: queue.SimpleQueue[Any], lulls: bool) -> Iterator[Any]:
+    """What arrives on ``source``, as it arrives; with ``lulls``, a None first whenever
+    nothing is ready (once per wait)."""
+    while True:
+        try:
+            yield source.get_nowait()
+        except queue.Empty:
+            if lulls:
+                yield None
+            yield source.get()
+
+
 # ------------------------------------------------------------------ in this process
 
 _END = object()
@@ -138,13 +150,10 @@ def _in_thread(specs: Sequence[SourceSpec], states: dict[str, FeedState],
     thread = threading.Thread(target=run, name="newswatch-fetch", daemon=True)
     thread.start()
     try:
-        while True:
-            try:
-                got = results.get_nowait()
-            except queue.Empty:
-                if lulls:
-                    yield None
-                got = results.get()
+        for got in _arrivals(results, lulls):
+            if got is None:
+                yield None
+                continue
             if got is _END:
                 break
             if isinstance(got, BaseException):
@@ -186,15 +195,14 @@ def _in_processes(specs: Sequence[SourceSpec], states: dict[str, FeedState],
                 running += 1
                 threading.Thread(target=_relay, args=(read, inbox), daemon=True,
                                  name=f"{proc.name}-relay").start()
-        while running:
-            try:
-                report = inbox.get_nowait()
-            except queue.Empty:
-                if lulls:
-                    yield None
-                report = inbox.get()
+        for report in _arrivals(inbox, lulls) if running else ():
+            if report is None:
+                yield None
+                continue
             if report is _END:
                 running -= 1
+                if not running:
+                    break
                 continue
             done.add(report[0])
             yield _result(specs[report[0]], report)
