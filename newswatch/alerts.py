@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,8 +87,13 @@ class Reconciled:
     revived: list[str] = field(default_factory=list)
 
 
+# A rule hit as plain values: (watchlist, rule, severity, spans as (field, start, end,
+# text)); RuleHit records and watching.Prematch.wire hits both read as this.
+HitRow = tuple[str, str, str, Sequence[Sequence[Any]]]
+
+
 def reconcile(tx: Transaction, story_id: str, story_doc: dict[str, Any],
-              hits: Iterable[RuleHit], now: str, out: Reconciled) -> None:
+              hits: Iterable[HitRow | RuleHit], now: str, out: Reconciled) -> None:
     """Make the story's alerts agree with ``hits``: create new ones, refresh matches of
     existing ones, retire those whose rule no longer matches (never delete).
 
@@ -97,24 +102,27 @@ def reconcile(tx: Transaction, story_id: str, story_doc: dict[str, Any],
     current: list[str] = []
     header = story_header(story_doc)
     for hit in hits:
-        aid = alert_id(story_id, hit.watchlist, hit.rule)
+        watchlist, rule, severity, spans = (
+            (hit.watchlist, hit.rule, hit.severity, hit.matches) if isinstance(hit, RuleHit)
+            else hit)
+        aid = alert_id(story_id, watchlist, rule)
         current.append(aid)
-        matches = [[s.field, s.start, s.end, s.text] for s in hit.matches]
+        matches = [list(s) for s in spans]
         doc = tx.get(ALERTS, aid)
         if doc is None:
-            save_alert(tx, aid, {"watchlist": hit.watchlist, "rule": hit.rule,
-                                 "severity": hit.severity, "created": now, "updated": now,
+            save_alert(tx, aid, {"watchlist": watchlist, "rule": rule,
+                                 "severity": severity, "created": now, "updated": now,
                                  "story": story_id, "matches": matches, **header})
             out.new.append(aid)
             continue
-        changed = (doc.get("matches") != matches or doc.get("severity") != hit.severity
+        changed = (doc.get("matches") != matches or doc.get("severity") != severity
                    or any(doc.get(f) != v for f, v in header.items()))
         if doc.get("retired"):
             doc["retired"] = False
             out.revived.append(aid)
             changed = True
         if changed:
-            doc.update(matches=matches, severity=hit.severity, updated=now, **header)
+            doc.update(matches=matches, severity=severity, updated=now, **header)
             save_alert(tx, aid, doc)
     for aid in previous:
         if aid in current:

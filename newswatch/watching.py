@@ -118,7 +118,7 @@ class Prematcher:
 
     def __init__(self, watcher: Watcher) -> None:
         self.matcher = watcher.matcher
-        self.fingerprint = watcher.watchset.fingerprint
+        self.fingerprint = watcher.fingerprint
 
     def __call__(self, source: str, title: str, text: str) -> Prematch:
         return Prematch.of(self.fingerprint,
@@ -131,6 +131,7 @@ class Watcher:
     def __init__(self, watchset: WatchSet) -> None:
         self.watchset = watchset
         self.matcher = Matcher(watchset.watchlists)
+        self.fingerprint = watchset.fingerprint  # a hash of every text: once, not per story
 
     def prematcher(self) -> Prematcher | None:
         """What parse workers should run on each item; None when nothing is watched."""
@@ -146,15 +147,15 @@ class Watcher:
                 reconcile(tx, story_id, doc, (), now, out)
                 tx.put("stories", story_id, doc)
             return
-        if prematch is not None and prematch.fingerprint == self.watchset.fingerprint:
-            result = prematch.result
+        if prematch is not None and prematch.fingerprint == self.fingerprint:
+            hits, entities = prematch.wire  # as plain tuples: no records to build
         else:
-            result = self.matcher.match(MatchInput(doc["source"], doc.get("title", ""), text))
+            hits, entities = Prematch.of(self.fingerprint, self.matcher.match(
+                MatchInput(doc["source"], doc.get("title", ""), text))).wire
         # id, name and count only: spans would triple the metadata file (a news story names
         # its entities dozens of times); the reader recomputes them for the one story shown.
-        doc["entities"] = [{"id": e.id, "name": e.name, "count": e.count}
-                           for e in result.entities]
-        reconcile(tx, story_id, doc, result.hits, now, out)
+        doc["entities"] = [{"id": i, "name": n, "count": c} for i, n, c, _ in entities]
+        reconcile(tx, story_id, doc, hits, now, out)
         tx.put("stories", story_id, doc)
 
     def remember(self, tx: Transaction) -> None:
@@ -163,11 +164,11 @@ class Watcher:
         for key, text in self.watchset.texts.items():
             if key not in self.watchset.fallbacks:
                 tx.put(WATCHLISTS, key, {"text": text})
-        tx.put(META, FINGERPRINT_KEY, {"fingerprint": self.watchset.fingerprint})
+        tx.put(META, FINGERPRINT_KEY, {"fingerprint": self.fingerprint})
 
     def is_current(self, store: Store) -> bool:
         doc = store.get(META, FINGERPRINT_KEY)
-        return bool(doc) and doc.get("fingerprint") == self.watchset.fingerprint
+        return bool(doc) and doc.get("fingerprint") == self.fingerprint
 
     def rematch(self, store: Store, progress: Callable[[int, int], None] | None = None
                 ) -> Reconciled:
