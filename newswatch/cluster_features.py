@@ -136,7 +136,7 @@ class Features:
     """Text -> (sorted unique feature ids, sublinear tf, title mask, years mentioned), in two
     steps: ``story(title, text)`` (pure, picklable result) then ``fold(features, entities)``."""
 
-    __slots__ = ("p", "key", "cache", "words", "multi", "year", "pairs")
+    __slots__ = ("p", "key", "cache", "words", "multi", "year", "pairs", "entity_ids")
 
     def __init__(self, p: Params) -> None:
         self.p = p
@@ -147,6 +147,7 @@ class Features:
         self.multi: dict[str, list[tuple[int, float]]] = {}  # token -> [(bucket, weight)]
         self.year: dict[str, int] = {}  # token -> year 1950-2049 it mentions
         self.pairs: dict[str, list[int]] = {}  # run of capitalised words -> its name bigrams
+        self.entity_ids: dict[tuple[str, ...], list[int]] = {}  # entities -> their buckets
 
     def _fill(self, miss: list[str]) -> None:
         """Tokenise whitespace-split tokens the caches have not seen."""
@@ -298,13 +299,25 @@ class Features:
         if not entities:
             return sf.ids, sf.tf, sf.intitle, sf.years
         u, raw, intitle = sf.ids, sf.raw, sf.intitle
-        eids = [_h("p " + " ".join(ws)) for ws in (_clean(str(e)).lower().split()
-                                                  for e in entities) if ws]
+        eids = self.entity_ids.get(entities)
+        if eids is None:
+            if len(self.entity_ids) > 10_000:
+                self.entity_ids.clear()
+            eids = self.entity_ids[entities] = [
+                _h("p " + " ".join(ws)) for ws in (_clean(str(e)).lower().split()
+                                                   for e in entities) if ws]
         if not eids:
             return u, sf.tf, intitle, sf.years
         # raw sums come first, then each entity weight in order: the same float64
-        # additions as one bincount over all the story's (bucket, weight) pairs
-        u2, inv = np.unique(np.concatenate((u, np.array(eids, np.intp))), return_inverse=True)
+        # additions as one bincount over all the story's (bucket, weight) pairs; the
+        # unique ids and inverse as np.unique gives them, in fewer numpy calls
+        both = np.concatenate((u, np.array(eids, np.intp)))
+        s = np.sort(both)
+        first = np.empty(len(s), bool)
+        first[:1] = True
+        np.not_equal(s[1:], s[:-1], out=first[1:])
+        u2 = s[first]
+        inv = u2.searchsorted(both)
         raw = np.bincount(inv, weights=np.concatenate(
             (raw, np.full(len(eids), np.float32(2.0 * self.p.ent_weight)))), minlength=len(u2))
         it = np.zeros(len(u2), bool)
