@@ -225,6 +225,18 @@ def test_a_worker_that_dies_leaves_its_feeds_to_the_parent(
     assert multiprocessing.active_children() == []
 
 
+def test_no_worker_process_to_be_had_fetches_here(
+        feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")  # fork failing: EAGAIN
+
+    monkeypatch.setattr(multiprocessing.get_context("fork").Process, "start", refuse)
+    urls = [feed_server.route(f"/n{i}.xml", body=rss_feed(RSS_ITEMS)) for i in range(3)]
+    results = fetch_feeds([spec(f"n{i}", u) for i, u in enumerate(urls)], {},
+                          FetchSettings(workers=2))
+    assert [len(r.items) for r in results] == [2, 2, 2]
+
+
 def test_a_consumer_that_stops_early_stops_the_workers(feed_server: FeedServer) -> None:
     urls = [feed_server.route(f"/q{i}.xml", body=rss_feed(RSS_ITEMS), delay=0.2 * (i > 0))
             for i in range(6)]

@@ -189,7 +189,12 @@ def _in_processes(specs: Sequence[SourceSpec], states: dict[str, FeedState],
                 read, write = ctx.Pipe(duplex=False)
                 proc = ctx.Process(target=_work, name=f"newswatch-fetch-{k}", daemon=True,
                                    args=(specs, states, share, enrich, counter, write))
-                proc.start()
+                try:
+                    proc.start()
+                except OSError:  # no more processes to be had: the others (or we) do it
+                    read.close()
+                    write.close()
+                    break
                 procs.append(proc)
                 write.close()
                 running += 1
