@@ -1,4 +1,4 @@
-"""Watchlist matching in the feed parse workers: the same alerts as matching at commit,
+"""Watchlist matching in the feed fetch workers: the same alerts as matching at commit,
 and a result made with other watchlists is never used."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _watcher(tmp_path: Path) -> Watcher:
     return Watcher(load_watchset([folder]))
 
 
-def test_parse_workers_match_each_item_with_the_watchlists_in_force(
+def test_fetch_workers_match_each_item_with_the_watchlists_in_force(
         tmp_path: Path, feed_server: FeedServer) -> None:
     watcher = _watcher(tmp_path)
     urls = [feed_server.route(f"/f{i}.xml", body=rss_feed(STORIES)) for i in range(3)]
