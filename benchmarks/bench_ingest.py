@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import shutil
 import signal
 import statistics
@@ -51,18 +50,57 @@ def fake_items(source: str, n: int, seed: int, start: int = 0) -> list[Item]:
     return items
 
 
+# Runs commands for the benchmark and reports each one's own peak RSS. A child started
+# straight from this (by then large) process inherits its high-water mark at exec, so
+# RUSAGE_CHILDREN would report this process's size; the launcher is started while this
+# process is still small and reads each child's rusage with wait4.
+_LAUNCHER = """
+import json, os, subprocess, sys, tempfile, time
+for line in sys.stdin:
+    argv, cwd = json.loads(line)
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        err.seek(0)
+        tail = err.read().decode(errors="replace")
+    print(json.dumps([wall, usage.ru_maxrss, proc.returncode, tail]), flush=True)
+"""
+
+
+class Launcher:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+
+    def run(self, argv: list[str], cwd: Path) -> tuple[float, float, int, str]:
+        """(wall seconds, peak RSS MB, exit code, stderr) of one command."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(orjson.dumps([argv, str(cwd)]).decode() + "\n")
+        self.proc.stdin.flush()
+        wall, rss_kb, code, err = orjson.loads(self.proc.stdout.readline())
+        return wall, rss_kb / 1024, code, err
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait()
+
+
+LAUNCHER: Launcher | None = None
+
+
 def newswatch(*args: str, db: Path) -> tuple[float, float, str]:
-    """Run the CLI; return (wall seconds, peak RSS MB of that child, stdout tail)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "newswatch.cli", "--db", str(db), *args],
-                          capture_output=True, text=True, cwd=REPO)
-    wall = time.perf_counter() - start
-    if proc.returncode not in (0,):
-        raise SystemExit(f"newswatch {' '.join(args)} failed: {proc.stderr.strip()}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    lines = proc.stderr.strip().splitlines()
-    return wall, max(peak, before) / 1024, lines[-1] if lines else ""
+    """Run the CLI; return (wall seconds, peak RSS MB of that child, stderr's last line)."""
+    assert LAUNCHER is not None
+    wall, rss, code, err = LAUNCHER.run(
+        [sys.executable, "-m", "newswatch.cli", "--db", str(db), *args], REPO)
+    if code != 0:
+        raise SystemExit(f"newswatch {' '.join(args)} failed: {err.strip()}")
+    lines = err.strip().splitlines()
+    return wall, rss, lines[-1] if lines else ""
 
 
 def bench_store(n: int, rows: list[tuple[str, str, str]], work: Path) -> None:
@@ -221,12 +259,15 @@ def main() -> None:
                     help="cold feed runs of each program, alternating (medians compared)")
     args = ap.parse_args()
     rows: list[tuple[str, str, str]] = []
+    global LAUNCHER
+    LAUNCHER = Launcher()
     with tempfile.TemporaryDirectory(prefix="nw-bench-") as tmp:
         work = Path(tmp)
         if not args.skip_store:
             bench_store(args.stories, rows, work)
         if not args.skip_feeds:
             bench_feeds(rows, work, args.feeds, args.items, args.repeat)
+    LAUNCHER.close()
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':{width}}  {'result':32}  target")
     for name, value, target in rows:
