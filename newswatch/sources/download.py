@@ -1,4 +1,4 @@
-"""One HTTP GET of a feed with httpx: conditional headers, a total deadline, a size cap,
+"""One HTTP GET of a feed with aiohttp: conditional headers, a total deadline, a size cap,
 the per-host limit that opens connections a few at a time, and one-line failure reasons."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from newswatch.models import FeedState
 
 if TYPE_CHECKING:
-    import httpx
+    import aiohttp
 
     from newswatch.sources.fetch import FetchSettings
 
@@ -53,82 +53,81 @@ class Download:
     content_type: str | None = None
 
 
-async def download(client: httpx.AsyncClient, url: str, old: FeedState,
-                    settings: FetchSettings) -> Download:
+async def download(session: aiohttp.ClientSession, url: str, old: FeedState,
+                   settings: FetchSettings) -> Download:
     headers: dict[str, str] = {}
     if old.etag:
         headers["If-None-Match"] = old.etag
     if old.last_modified:
         headers["If-Modified-Since"] = old.last_modified
     async with asyncio.timeout(settings.total_timeout), \
-            client.stream("GET", url, headers=headers) as response:
-        status = response.status_code
+            session.get(url, headers=headers,  # aiohttp counts the redirect it refuses
+                        max_redirects=settings.max_redirects + 1) as response:
+        status = response.status
         if not 200 <= status < 300:
-            declared = response.headers.get("content-length", "")
+            declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) <= 65536:
-                await response.aread()  # a fully read response keeps its connection alive
+                await response.read()  # a fully read response keeps its connection alive
             if status == 304:  # a 304 may carry fresh validators
-                return Download(304, etag=response.headers.get("etag"),
-                                 last_modified=response.headers.get("last-modified"))
-            raise FetchError(f"HTTP {status} {response.reason_phrase}".strip())
-        declared = response.headers.get("content-length", "")
+                return Download(304, etag=response.headers.get("ETag"),
+                                last_modified=response.headers.get("Last-Modified"))
+            raise FetchError(f"HTTP {status} {response.reason or ''}".strip())
+        declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > settings.max_bytes:
             raise FetchError(f"response larger than {_size(settings.max_bytes)}")
         chunks: list[bytes] = []
         total = 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_chunked(65536):  # decompressed bytes
             total += len(chunk)
             if total > settings.max_bytes:
                 raise FetchError(f"response larger than {_size(settings.max_bytes)}")
             chunks.append(chunk)
-        return Download(status, b"".join(chunks), response.headers.get("etag"),
-                         response.headers.get("last-modified"),
-                         response.headers.get("content-type"))
+        return Download(status, b"".join(chunks), response.headers.get("ETag"),
+                        response.headers.get("Last-Modified"),
+                        response.headers.get("Content-Type"))
 
 
 def describe_error(exc: BaseException, settings: FetchSettings) -> str:
     """One line naming why a fetch failed."""
-    import httpx
+    import aiohttp
 
     if isinstance(exc, FetchError):
         return one_line(str(exc))
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return f"connect timed out after {settings.connect_timeout:g} s"
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return f"timed out after {settings.read_timeout:g} s"
     if isinstance(exc, TimeoutError):  # the asyncio.timeout total deadline
         return f"timed out after {settings.total_timeout:g} s (total)"
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"connect timed out after {settings.connect_timeout:g} s"
-    if isinstance(exc, httpx.PoolTimeout):
-        return "timed out waiting for a connection"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out after {settings.read_timeout:g} s"
-    if isinstance(exc, httpx.TooManyRedirects):
+    if isinstance(exc, aiohttp.TooManyRedirects):
         return "too many redirects"
-    if isinstance(exc, httpx.ConnectError):
-        for cause in _chain(exc):
-            if isinstance(cause, ConnectionRefusedError):
-                return "connection refused"
-            if isinstance(cause, socket.gaierror):
-                return f"could not resolve host {urlsplit(str(exc.request.url)).hostname}"
-        return one_line(f"could not connect: {exc}")
-    if isinstance(exc, httpx.RemoteProtocolError):
-        text = str(exc)
-        if "without sending a response" in text or "disconnected" in text:
-            return "connection closed without a response"
-        if "incomplete" in text or "complete message body" in text:
-            return "response truncated: connection closed before the end of the body"
-        return one_line(f"protocol error: {text}")
-    if isinstance(exc, httpx.ReadError | httpx.WriteError):
-        return one_line(f"connection failed: {exc or type(exc).__name__}")
-    if isinstance(exc, httpx.DecodingError):
-        return one_line(f"could not decode response: {exc}")
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
         return one_line(f"bad URL: {exc}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc, aiohttp.ClientConnectorDNSError) or isinstance(
+                exc.os_error, socket.gaierror):
+            return f"could not resolve host {exc.host}"
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return "connection refused"
+        return one_line(f"could not connect: {exc.os_error or exc}")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection closed without a response"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        text = " ".join(str(c) for c in _chain(exc))
+        if "encoding" in text.lower() or "decompress" in text.lower():
+            return one_line(f"could not decode response: {exc}")
+        return "response truncated: connection closed before the end of the body"
+    if isinstance(exc, aiohttp.ClientOSError | aiohttp.ClientConnectionError):
+        return one_line(f"connection failed: {exc or type(exc).__name__}")
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return one_line(f"protocol error: {exc.message or exc}")
     return one_line(f"{type(exc).__name__}: {exc}")
 
 
 def connect_errors() -> tuple[type[Exception], ...]:
-    import httpx
+    import aiohttp
 
-    return httpx.ConnectError, httpx.ConnectTimeout
+    return aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -18,12 +18,10 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import importlib.util
 import multiprocessing
 import os
 import queue
 import signal
-import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -44,7 +42,7 @@ from newswatch.sources.download import (
 from newswatch.sources.parsing import Enrich, RawParse, Worker, parse_body
 
 if TYPE_CHECKING:
-    import httpx
+    import aiohttp
 
 __all__ = ["FetchError", "FetchSettings", "describe_error", "fetch_feeds", "iter_feeds"]
 
@@ -236,9 +234,9 @@ def _relay(read: Any, inbox: queue.SimpleQueue[Any]) -> None:
 
 def _preload(specs: Sequence[SourceSpec], states: dict[str, FeedState]) -> None:
     """Import here, once, what the forked workers will need, rather than in each of them:
-    httpx always; the parser and the clustering features when some feed was never fetched
+    aiohttp always; the parser and the clustering features when some feed was never fetched
     (it will need parsing; a run where every feed answers 304 never loads them)."""
-    import httpx  # noqa: F401
+    import aiohttp  # noqa: F401
 
     if any(not (s := states.get(spec.url or "")) or not (s.etag or s.last_modified)
            for spec in specs):
@@ -302,16 +300,11 @@ async def _serve(specs: Sequence[SourceSpec], states: dict[str, FeedState],
                  report: Callable[[Report], None]) -> None:
     """Fetch feeds (indices from ``take``) until none is left, at most
     ``settings.concurrency`` at a time, and ``report`` each."""
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        # httpcore retries ``import sniffio`` on every request; a missing module costs a
-        # sys.path scan each time. A None entry makes the retry fail at once.
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-    import httpx
+    import aiohttp
 
-    timeout = httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
-                            write=settings.read_timeout, pool=None)
-    limits = httpx.Limits(max_connections=max(1, settings.concurrency),
-                          max_keepalive_connections=max(1, settings.concurrency))
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout,
+                                    sock_read=settings.read_timeout)
+    connector = aiohttp.TCPConnector(limit=max(1, settings.concurrency), limit_per_host=0)
     room = asyncio.Semaphore(max(1, settings.concurrency))
     hosts: dict[str, Host] = {}
     headers = {"User-Agent": settings.user_agent,
@@ -319,16 +312,15 @@ async def _serve(specs: Sequence[SourceSpec], states: dict[str, FeedState],
                          "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"}
     tasks: set[asyncio.Task[None]] = set()
 
-    async def one(client: httpx.AsyncClient, k: int) -> None:
+    async def one(client: aiohttp.ClientSession, k: int) -> None:
         try:
             report(await _fetch_one(client, k, specs[k], states.get(specs[k].url or ""),
                                     settings, hosts, parse))
         finally:
             room.release()
 
-    async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers,
-                                 follow_redirects=True,
-                                 max_redirects=settings.max_redirects) as client:
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers,
+                                     trust_env=True) as client:
         while True:
             await room.acquire()
             k = take()
@@ -341,7 +333,7 @@ async def _serve(specs: Sequence[SourceSpec], states: dict[str, FeedState],
             await asyncio.gather(*list(tasks))
 
 
-async def _fetch_one(client: httpx.AsyncClient, k: int, spec: SourceSpec,
+async def _fetch_one(client: aiohttp.ClientSession, k: int, spec: SourceSpec,
                      state: FeedState | None, settings: FetchSettings,
                      hosts: dict[str, Host],
                      parse: Callable[[tuple[bytes, str, str, str | None]], Any]) -> Report:
