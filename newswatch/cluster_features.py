@@ -126,6 +126,16 @@ class PackedFeatures:
         return out
 
 
+def _unique_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(a, return_inverse=True)`` in fewer numpy calls (small arrays, hot path)."""
+    s = np.sort(a)
+    first = np.empty(len(s), bool)
+    first[:1] = True
+    np.not_equal(s[1:], s[:-1], out=first[1:])
+    u = s[first]
+    return u, u.searchsorted(a)
+
+
 def _sublinear(raw: np.ndarray) -> np.ndarray:
     """float32 term frequency, 1 + log(weight) from a weight of 1 on."""
     tf = raw.astype(np.float32)
@@ -280,12 +290,7 @@ class Features:
         keep = ia >= 0  # negative: no feature (a stop word, a token of several parts)
         # one key per (story, bucket): sorting the keys orders stories, then buckets
         key = ((part[keep] >> 1) << NBITS) | ia[keep]
-        s = np.sort(key)
-        first = np.empty(len(s), bool)
-        first[:1] = True
-        np.not_equal(s[1:], s[:-1], out=first[1:])
-        u = s[first]
-        inv = u.searchsorted(key)
+        u, inv = _unique_inverse(key)
         raw = np.bincount(inv, weights=va[keep], minlength=len(u))
         intitle = np.zeros(len(u), bool)
         intitle[inv[intitle_pair[keep]]] = True
@@ -311,13 +316,7 @@ class Features:
         # raw sums come first, then each entity weight in order: the same float64
         # additions as one bincount over all the story's (bucket, weight) pairs; the
         # unique ids and inverse as np.unique gives them, in fewer numpy calls
-        both = np.concatenate((u, np.array(eids, np.intp)))
-        s = np.sort(both)
-        first = np.empty(len(s), bool)
-        first[:1] = True
-        np.not_equal(s[1:], s[:-1], out=first[1:])
-        u2 = s[first]
-        inv = u2.searchsorted(both)
+        u2, inv = _unique_inverse(np.concatenate((u, np.array(eids, np.intp))))
         raw = np.bincount(inv, weights=np.concatenate(
             (raw, np.full(len(eids), np.float32(2.0 * self.p.ent_weight)))), minlength=len(u2))
         it = np.zeros(len(u2), bool)
