@@ -38,22 +38,9 @@ from itertools import chain
 import numpy as np
 
 from newswatch.cluster_features import NB, Features, StoryFeatures, story_features
+from newswatch.cluster_params import FEATS, Params
 
 __all__ = ["Assignment", "ClusterInput", "Clusterer", "Params", "StoryFeatures", "story_features"]
-
-_FEATS = ("cos", "tcos", "year", "cover")
-
-# Linear scorer over _FEATS, tuned on ECB+ train+dev (`benchmarks/cluster_eval.py --tune`);
-# the tuning left title cosine and coverage at 0 (kept so a retune can use them).
-# Tried and left out (no gain on train/dev): name-bigram and number overlap shares, a
-# names-only cosine, a year-conflict penalty, cluster size, best-matching-member cosine,
-# logistic weights fitted on candidate pairs, and priming IDF with the train split; also a
-# lead-sentence cosine (per-cluster lead centroid) and the best cosine to one of the 8 latest
-# members, as extra linear terms fitted by logistic regression and then tuned end to end:
-# neither raised dev AUC at the join decision nor train/dev B-cubed F1.
-WEIGHTS = (1.0, 0.0, 0.15, 0.0)
-BIAS = -0.24
-
 
 @dataclass(frozen=True, slots=True)
 class ClusterInput:
@@ -73,30 +60,6 @@ class ClusterInput:
 class Assignment:
     cluster_id: str
     merged: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Params:
-    title_weight: float = 2.0
-    cap_boost: float = 3.0
-    num_boost: float = 2.0
-    ent_weight: float = 1.0
-    max_body_chars: int = 4000
-    doc_terms: int = 100
-    centroid_terms: int = 120
-    key_terms: int = 16
-    query_terms: int = 12
-    posting_cap: int = 32
-    max_candidates: int = 8
-    join_logit: float = 0.0
-    merge_logit: float = -0.05
-    merge_cos: float = 0.45
-    window_days: float = 7.0
-    max_active: int = 20000
-    sweep_every: int = 1024
-    weights: tuple[float, ...] = WEIGHTS
-    bias: float = BIAS
-
 
 
 _NO = object()
@@ -376,7 +339,7 @@ class Clusterer:
         x = np.concatenate([c.vals for c in cands]) * self._idf(cid)
         x2 = x * x
         n2 = np.add.reduceat(x2, sa) + 1e-12
-        F = np.zeros((len(cands), len(_FEATS)), np.float64)
+        F = np.zeros((len(cands), len(FEATS)), np.float64)
         q[ids] = wn
         g = q.take(cid)
         q[ids] = 0.0

@@ -15,7 +15,7 @@ import numpy as np
 import Stemmer
 
 if TYPE_CHECKING:
-    from newswatch.cluster import Params
+    from newswatch.cluster_params import Params
 
 NBITS = 20
 NB = 1 << NBITS
@@ -332,7 +332,7 @@ def story_features(title: str, text: str, params: Params | None = None) -> Story
     builds a fresh :class:`Features` (empty caches) per call; a worker handling many stories
     should keep one ``Features(params)`` and call its ``story`` method instead."""
     if params is None:
-        from newswatch.cluster import Params
+        from newswatch.cluster_params import Params
 
         params = Params()
     return Features(params).story(title, text)

@@ -36,8 +36,8 @@ def parse_body(data: bytes, source: str, location: str, content_type: str | None
     from newswatch.sources.feedparse import parse_feed
 
     if worker.features is None:
-        from newswatch.cluster import Params
         from newswatch.cluster_features import Features
+        from newswatch.cluster_params import Params
 
         worker.features = Features(Params())
     enrich = worker.enrich
