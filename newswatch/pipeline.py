@@ -59,7 +59,7 @@ def read_sources(specs: Sequence[SourceSpec], store: Store,
     are fetched (no result ready)."""
     feeds = [s for s in specs if s.url]
     if feeds:
-        from newswatch.sources.fetch import FetchSettings, iter_feeds  # httpx only if asked
+        from newswatch.sources.fetch import FetchSettings, iter_feeds  # aiohttp only if asked
 
         states = feed_states(store, [s.url for s in feeds if s.url])
         enrich = watcher.prematcher() if watcher is not None else None
