@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections import _count_elements  # Counter's C counting loop, without Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import chain, pairwise
+from itertools import chain, compress, pairwise, repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,9 +40,9 @@ STOP = frozenset(_STOPWORDS.split())
 _L = "a-z\u00e0-\u00f6\u00f8-\u00ff"
 _U = "A-Z\u00c0-\u00d6\u00d8-\u00de"
 _CW = f"[{_U}][{_L}{_U}]*(?:['\\-][{_L}{_U}]+)*"  # a capitalised word
-_WORD = re.compile(f"[{_L}]+(?:['\\-][{_L}]+)*|\\d+(?:[.,]\\d+)*")  # on lowercased text
 _CAPS = re.compile(f"{_CW}(?: {_CW})*")  # runs of capitalised words
 _INIT = re.compile(f"[.!?:;\\n\"] *[\"']? *({_CW})")  # sentence-initial capitalised words
+_WORD = re.compile(f"[{_L}]+(?:['\\-][{_L}]+)*|\\d+(?:[.,]\\d+)*")  # on lowercased text
 _U_START = re.compile(f"[{_U}]")  # a part starting with a capitalised word (starts a run)
 _STEM = Stemmer.Stemmer("english")
 _MULTI = -2  # cache value of a token with several (bucket, weight) pairs
@@ -146,7 +145,8 @@ class Features:
     """Text -> (sorted unique feature ids, sublinear tf, title mask, years mentioned), in two
     steps: ``story(title, text)`` (pure, picklable result) then ``fold(features, entities)``."""
 
-    __slots__ = ("p", "key", "cache", "words", "multi", "year", "pairs", "entity_ids")
+    __slots__ = ("p", "key", "cache", "words", "multi", "year", "pairs", "wid", "wb",
+                 "entity_ids")
 
     def __init__(self, p: Params) -> None:
         self.p = p
@@ -157,16 +157,13 @@ class Features:
         self.multi: dict[str, list[tuple[int, float]]] = {}  # token -> [(bucket, weight)]
         self.year: dict[str, int] = {}  # token -> year 1950-2049 it mentions
         self.pairs: dict[str, list[int]] = {}  # run of capitalised words -> its name bigrams
+        self.wid: dict[str, int] = {}  # capitalised word (lowercased) -> its id in wb
+        self.wb: list[int] = []  # its stem bucket
         self.entity_ids: dict[tuple[str, ...], list[int]] = {}  # entities -> their buckets
 
     def _fill(self, miss: list[str]) -> None:
         """Tokenise whitespace-split tokens the caches have not seen."""
         cache, words, multi, nb = self.cache, self.words, self.multi, self.p.num_boost
-        if len(cache) > 500_000:
-            cache.clear()
-            words.clear()
-            multi.clear()
-            self.year.clear()
         # a token of ASCII letters (lowercase already) is one word: no regex needed
         parts = [[t] if t.isalpha() and t.isascii() else _WORD.findall(t) for t in miss]
         new = list({w for ws in parts for w in ws if w[0] > "9" and w not in words})
@@ -191,68 +188,6 @@ class Features:
             else:
                 cache[t] = -1
 
-    def _part(self, part: str, ids: list, V: list, years: set) -> None:
-        """Append (bucket, weight) pairs of one text part; the caller scales the title.
-        Pairs with a negative bucket are dropped by the caller."""
-        p, cache = self.p, self.cache
-        wc: dict[str, int] = {}
-        _count_elements(wc, part.lower().split())
-        got = list(map(cache.get, wc))
-        if None in got:
-            self._fill([t for t, i in zip(wc, got, strict=True) if i is None])
-            got = list(map(cache.__getitem__, wc))
-        ids += got
-        V += wc.values()
-        if _MULTI in got:  # tokens of several parts (numbers, hyphens, punctuation inside)
-            multi, year = self.multi, self.year
-            # exact sums whatever the order: every weight is a whole number of halves
-            for t in wc.keys() & multi.keys():
-                c = wc[t]
-                for i, w in multi[t]:
-                    ids.append(i)
-                    V.append(c * w)
-                if t in year:
-                    years.add(year[t])
-        # capitalised words not at a sentence start count cap_boost times (names);
-        # adjacent capitalised words (stop words excluded) also give name bigrams
-        runs = _CAPS.findall(part)
-        if not runs:
-            return
-        pairs = self.pairs
-        if len(pairs) > 100_000:
-            pairs.clear()
-        multiword = [run for run in runs if " " in run]
-        if multiword:
-            got = list(map(pairs.get, multiword))
-            if None in got:
-                for run in [r for r, g in zip(multiword, got, strict=True) if g is None]:
-                    ws = run.lower().split(" ")
-                    pairs[run] = [_h("p " + a + " " + b) for a, b in pairwise(ws)
-                                  if a not in STOP and b not in STOP]
-                got = list(map(pairs.__getitem__, multiword))
-            n = len(ids)
-            ids += chain.from_iterable(got)
-            V += [p.ent_weight] * (len(ids) - n)
-        caps: dict[str, int] = {}
-        _count_elements(caps, " ".join(runs).lower().split(" "))
-        inits = _INIT.findall(part)
-        if inits:
-            for w in " ".join(inits).lower().split(" "):
-                caps[w] = caps.get(w, 0) - 1
-        if _U_START.match(part):  # the first run starts the part: its first word
-            w = runs[0].partition(" ")[0].lower()
-            caps[w] = caps.get(w, 0) - 1
-        cb = p.cap_boost - 1.0
-        words = self.words
-        # a capitalised word inside a token ("Assad" in "al-Assad") may not be a word of
-        # its own yet: stem it now, so the result never depends on what this instance saw
-        unseen = [w for w, c in caps.items() if c > 0 and w not in words]
-        if unseen:
-            for w, st in zip(unseen, _STEM.stemWords(unseen), strict=True):
-                words[w] = -1 if w in STOP or st in STOP else _h(st)
-        ids += [words[w] if c > 0 else -1 for w, c in caps.items()]
-        V += [c * cb for c in caps.values()]
-
     def story(self, title: str, text: str) -> StoryFeatures:
         """The entity-free features of one story (pure: depends only on params and text)."""
         features = self.stories(((title, text),)).unpack()[0]
@@ -260,33 +195,32 @@ class Features:
         return features
 
     def stories(self, pairs: Iterable[tuple[str, str]]) -> PackedFeatures:
-        """``story(title, text)`` of many stories, packed: the per-story Python work, then
-        one numpy pass for them all (most of a story's cost when done one by one)."""
+        """``story(title, text)`` of many stories, packed. Their text parts (title, body,
+        title, ...) are tokenised, looked up and counted in bulk: C loops over the whole
+        batch and one numpy pass, not Python work per story."""
         p = self.p
-        ids: list[int] = []
-        V: list[float] = []
-        sizes: list[int] = []  # (bucket, weight) pairs of each part: title, body, title, ...
-        years: list[tuple[int, ...]] = []
+        parts: list[str] = []
         for title, text in pairs:
             title = _clean(title or "")
             text = _clean(text or "")
             if title and text.startswith(title):
                 text = text[len(title):]
-            text = text[: p.max_body_chars]
-            seen: set[int] = set()
-            n0 = len(ids)
-            if title:
-                self._part(title, ids, V, seen)
-            n1 = len(ids)
-            self._part(text, ids, V, seen)
-            sizes += (n1 - n0, len(ids) - n1)
-            years.append(tuple(sorted(seen)))
-        n = len(years)
-        part = np.repeat(np.arange(2 * n), sizes)  # 2i: story i's title, 2i + 1: its body
-        va = np.array(V, np.float32)
+            parts += (title, text[: p.max_body_chars])
+        n = len(parts) // 2
+        years: list[set[int]] = [set() for _ in range(n)]
+        ids, weights, where = self._words(parts, years)
+        runs = list(map(_CAPS.findall, parts))  # runs of capitalised words, per part
+        flat = list(chain.from_iterable(runs))
+        if flat:
+            run_part = np.repeat(np.arange(len(parts)), list(map(len, runs)))
+            spaces = np.fromiter(map(str.count, flat, repeat(" ")), np.int64, len(flat))
+            self._names(flat, run_part, spaces, ids, weights, where)
+            self._caps(parts, runs, flat, run_part, spaces, ids, weights, where)
+        part = np.concatenate(where)  # 2i: story i's title, 2i + 1: its body
+        va = np.concatenate(weights)
         intitle_pair = (part & 1) == 0
         va[intitle_pair] *= p.title_weight
-        ia = np.array(ids, np.int64)
+        ia = np.concatenate(ids)
         keep = ia >= 0  # negative: no feature (a stop word, a token of several parts)
         # one key per (story, bucket): sorting the keys orders stories, then buckets
         key = ((part[keep] >> 1) << NBITS) | ia[keep]
@@ -296,7 +230,120 @@ class Features:
         intitle[inv[intitle_pair[keep]]] = True
         ends = (u >> NBITS).searchsorted(np.arange(n), side="right")
         return PackedFeatures(tuple(ends.tolist()), (u & MASK).astype(np.intp, copy=False),
-                              raw, intitle, _sublinear(raw), tuple(years), (self.key,) * n)
+                              raw, intitle, _sublinear(raw),
+                              tuple(tuple(sorted(y)) for y in years), (self.key,) * n)
+
+    def _words(self, parts: list[str], years: list[set[int]]
+               ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """Every whitespace-split token of the parts: its bucket (weight 1 per occurrence),
+        or the several (bucket, weight) pairs of a token with numbers, hyphens or
+        punctuation inside, whose years go to ``years``. Returns (buckets, weights, part
+        index) arrays to concatenate; negative buckets are dropped later."""
+        cache = self.cache
+        if len(cache) > 500_000:  # bounded: cleared between batches, never inside one
+            cache.clear()
+            self.words.clear()
+            self.multi.clear()
+            self.year.clear()
+        split = list(map(str.split, map(str.lower, parts)))
+        tokens = list(chain.from_iterable(split))
+        got = list(map(cache.get, tokens))
+        if None in got:
+            self._fill(list({t for t, g in zip(tokens, got, strict=True) if g is None}))
+            got = list(map(cache.__getitem__, tokens))
+        ia = np.array(got, np.int64)
+        part = np.repeat(np.arange(len(parts)), list(map(len, split)))
+        ids, weights, where = [ia], [np.ones(len(ia), np.float32)], [part]
+        if _MULTI in got:  # weights are whole numbers of halves: sums are exact in any order
+            multi, year = self.multi, self.year
+            mi: list[int] = []
+            mv: list[float] = []
+            mp: list[int] = []
+            for k in (ia == _MULTI).nonzero()[0].tolist():
+                t = tokens[k]
+                pk = int(part[k])
+                for i, w in multi[t]:
+                    mi.append(i)
+                    mv.append(w)
+                    mp.append(pk)
+                if t in year:
+                    years[pk >> 1].add(year[t])
+            ids.append(np.array(mi, np.int64))
+            weights.append(np.array(mv, np.float32))
+            where.append(np.array(mp, np.int64))
+        return ids, weights, where
+
+    def _names(self, flat: list[str], run_part: np.ndarray, spaces: np.ndarray, ids: list,
+               weights: list, where: list) -> None:
+        """Name bigrams of runs of several capitalised words (stop words excluded), at
+        ``ent_weight`` each. ``flat``: every part's runs; ``run_part``: the part of each;
+        ``spaces``: the spaces in each."""
+        pairs = self.pairs
+        if len(pairs) > 100_000:
+            pairs.clear()
+        multiword = spaces > 0
+        keys = list(compress(flat, multiword.tolist()))
+        if not keys:
+            return
+        got = list(map(pairs.get, keys))
+        if None in got:
+            for run in {r for r, g in zip(keys, got, strict=True) if g is None}:
+                ws = run.lower().split(" ")
+                pairs[run] = [_h("p " + a + " " + b) for a, b in pairwise(ws)
+                              if a not in STOP and b not in STOP]
+            got = list(map(pairs.__getitem__, keys))
+        bigrams = np.fromiter(chain.from_iterable(got), np.int64)
+        ids.append(bigrams)
+        weights.append(np.full(len(bigrams), self.p.ent_weight, np.float32))
+        where.append(np.repeat(run_part[multiword], list(map(len, got))))
+
+    def _caps(self, parts: list[str], runs: list[list[str]], flat: list[str],
+              run_part: np.ndarray, spaces: np.ndarray, ids: list, weights: list,
+              where: list) -> None:
+        """Capitalised words not at a sentence start count ``cap_boost`` times (names): per
+        part, each word's count in the runs minus its sentence-initial uses (and the
+        part's first word when a run starts the part), where that is positive."""
+        caps = " ".join(flat).lower().split(" ")  # the runs' words
+        inits = list(map(_INIT.findall, parts))  # sentence-initial capitalised words
+        iw = list(chain.from_iterable(inits))
+        first = [k for k, s in enumerate(parts) if _U_START.match(s)]
+        starts = [runs[k][0].partition(" ")[0] for k in first]
+        words = caps + (" ".join(iw + starts).lower().split(" ") if iw or starts else [])
+        sign = np.full(len(words), -1.0)
+        sign[: len(caps)] = 1.0  # a run's words +1, the others -1
+        part = np.concatenate((np.repeat(run_part, spaces + 1),
+                               np.repeat(np.arange(len(parts)), list(map(len, inits))),
+                               np.array(first, np.int64)))
+        wid = self.wid
+        got = list(map(wid.get, words))
+        if None in got:
+            self._intern([w for w, g in zip(words, got, strict=True) if g is None])
+            got = list(map(wid.__getitem__, words))
+        key = (part << 32) | np.array(got, np.int64)
+        u, inv = _unique_inverse(key)
+        net = np.bincount(inv, weights=sign, minlength=len(u))
+        bucket = np.empty(len(u), np.int64)
+        bucket[inv] = list(map(self.wb.__getitem__, got))
+        pos = net > 0
+        ids.append(bucket[pos])
+        weights.append((net[pos] * (self.p.cap_boost - 1.0)).astype(np.float32))
+        where.append(u[pos] >> 32)
+
+    def _intern(self, new: list[str]) -> None:
+        """Give capitalised words (lowercased) ids, with their stem buckets in ``wb``.
+        A word inside a token ("Assad" in "al-Assad") may not be a word of its own yet:
+        it is stemmed now, so the result never depends on what this instance saw."""
+        words, wid, wb = self.words, self.wid, self.wb
+        if len(wid) > 200_000:
+            wid.clear()
+            wb.clear()
+        new = list(dict.fromkeys(new))
+        unseen = [w for w in new if w not in words]
+        for w, st in zip(unseen, _STEM.stemWords(unseen), strict=True):
+            words[w] = -1 if w in STOP or st in STOP else _h(st)
+        for w in new:
+            wid[w] = len(wb)
+            wb.append(words[w])
 
     def fold(self, sf: StoryFeatures, entities: tuple[str, ...] = ()):
         """Add the entity features to ``sf`` and apply sublinear tf: (ids, tf, intitle, years),
