@@ -37,6 +37,7 @@ from itertools import chain
 
 import numpy as np
 
+from newswatch import cluster_slots as slot
 from newswatch.cluster_features import NB, Features, StoryFeatures, story_features
 from newswatch.cluster_params import FEATS, Params
 
@@ -78,15 +79,18 @@ def _days(ts: str | None) -> float | None:
 
 
 class _Cluster:
-    __slots__ = ("cid", "ids", "vals", "n", "last", "years")
+    __slots__ = ("cid", "ids", "vals", "n", "last", "years", "slots", "strong")
 
-    def __init__(self, cid, ids, vals, n, last, years):
+    def __init__(self, cid, ids, vals, n, last, years, slots=None):
         self.cid: str = cid
         self.ids: np.ndarray = ids  # intp buckets, by weight at last update (desc)
         self.vals: np.ndarray = vals  # float32 summed member tf / member tf-idf norm
         self.n: int = n
         self.last: float | None = last
         self.years: dict[int, int] = years
+        self.slots: slot.Counts = {} if slots is None else slots  # see cluster_slots
+        # per slot key, its values named by enough members (see cluster_slots.agreement)
+        self.strong: dict[str, frozenset[str]] = {}
 
 
 class Clusterer:
@@ -226,6 +230,7 @@ class Clusterer:
         if sf is None or sf.key != feat.key:
             sf = feat.story(inp.title, inp.text)
         ids, tf, intitle, years = feat.fold(sf, inp.entities)
+        mine = slot.group(sf.slots)
         day, fetched = self._day(inp.published), self._day(inp.fetched)
         if day is None or (fetched is not None and day > fetched + 1.0):
             day = fetched  # no date, or a date in the future: trust the fetch time
@@ -274,7 +279,7 @@ class Clusterer:
                     continue
                 cands.append(c)
         if cands:
-            z, x, starts = self._score(cands, ids, wn, intitle, order, years)
+            z, x, starts = self._score(cands, ids, wn, intitle, order, years, mine)
         else:
             z = []
 
@@ -307,6 +312,9 @@ class Clusterer:
             self._reindex(c, old)
         for y in years:
             c.years[y] = c.years.get(y, 0) + 1
+        if mine:
+            slot.count(c.slots, mine)
+        c.strong = {}  # its size changed, if not its slots
 
         # ---- merge: a second strong candidate whose centroid is close to the chosen one
         if best is not None and len(z) > 1:
@@ -325,10 +333,10 @@ class Clusterer:
                     c = big
         return Assignment(c.cid, merged)
 
-    def _score(self, cands, ids, wn, intitle, order, years):
+    def _score(self, cands, ids, wn, intitle, order, years, mine):
         """Scores of the candidate clusters for a story (ids, wn: its terms by weight,
-        normalised; intitle[order]: their title mask); also the candidates' concatenated
-        tf-idf weights and where each starts."""
+        normalised; intitle[order]: their title mask; mine: its event slots); also the
+        candidates' concatenated tf-idf weights and where each starts."""
         q, wts = self._q, self.p.weights
         starts, k = [], 0
         for c in cands:
@@ -359,7 +367,14 @@ class Clusterer:
                     F[j, 2] = 2.0 * sum(cy.get(y, 0) for y in years) / sum(cy.values()) - 1.0
         if wts[3]:
             F[:, 3] = np.add.reduceat(x2 * (g > 0), sa) / n2
-        return (F @ self._w + self.p.bias).tolist(), x, starts
+        z = (F @ self._w + self.p.bias).tolist()
+        p = self.p
+        if mine and (p.slot_match or p.slot_conf):
+            for j, c in enumerate(cands):
+                if c.slots:
+                    m, k = slot.agreement(mine, c.slots, p.slot_share * c.n, c.strong)
+                    z[j] += p.slot_match * min(m, p.slot_cap) - p.slot_conf * min(k, p.slot_cap)
+        return z, x, starts
 
     def _ccos(self, a: _Cluster, xa: np.ndarray, b: _Cluster, xb: np.ndarray) -> float:
         """Cosine of two centroids (xa, xb: their current tf-idf weights) + a year term."""
@@ -388,6 +403,8 @@ class Clusterer:
             dst.last = src.last if dst.last is None else max(dst.last, src.last)
         for y, v in src.years.items():
             dst.years[y] = dst.years.get(y, 0) + v
+        slot.merge(dst.slots, src.slots)
+        dst.strong = {}
         self._touch(dst)
         self._reindex(dst, old)
         return x

@@ -8,6 +8,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain, compress, pairwise, repeat
+from operator import itemgetter, methodcaller
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,6 +47,18 @@ _WORD = re.compile(f"[{_L}]+(?:['\\-][{_L}]+)*|\\d+(?:[.,]\\d+)*")  # on lowerca
 _U_START = re.compile(f"[{_U}]")  # a part starting with a capitalised word (starts a run)
 _STEM = Stemmer.Stemmer("english")
 _MULTI = -2  # cache value of a token with several (bucket, weight) pairs
+# event slots, read around the tokens with digits (lowercased): a number and the word after
+# it ("23 pirates", "33-year-old"), a day of a month ("dec. 14", "14 december")
+_NUM_NOUN = re.compile(r"\b(\d+(?:[.,]\d+)?)[ -]([a-z]+)")
+_MON = "(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\\.?"
+_DAY_A = re.compile(f"\\b{_MON} (\\d{{1,2}})(?:st|nd|rd|th)?\\b")
+_DAY_B = re.compile(f"\\b(\\d{{1,2}})(?:st|nd|rd|th)? {_MON}(?![a-z])")
+_LINE_BREAK = methodcaller("replace", "\n", " \x00 ")  # a token, one without features
+_MONTH_IN = re.compile(_MON)
+_WORD_END = frozenset("abcdefghijklmnopqrstuvwxyz.")  # how a month word ends
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+_MONTHS = frozenset(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                     "nov", "dec"))
 
 
 def _h(key: str) -> int:
@@ -54,6 +67,23 @@ def _h(key: str) -> int:
 
 def _clean(s: str) -> str:
     return s.replace("\u2019", "'").replace("\u2018", "'").replace("\u00a0", " ")
+
+
+def _slots(prev: str, tok: str, nxt: str, out: set[str]) -> None:
+    """Add the event slots read at a token with digits (``prev`` and ``nxt``: the tokens
+    around it in its part, or "") to ``out``: "#pirat 23" (a number and the first five
+    letters of the word after it, not a stop word) and "@dec 14" (a day of a month)."""
+    if nxt[:1].isalpha() or "-" in tok:  # a word after the number, or inside the token
+        pair = f"{tok} {nxt}"
+        for n, w in _NUM_NOUN.findall(pair):
+            if w not in STOP:
+                out.add(f"#{w[:5]} {n}")
+        if nxt[:3] in _MONTHS:
+            for d, m in _DAY_B.findall(pair):
+                out.add(f"@{m} {int(d)}")
+    if tok[:1].isdigit() and prev[-1:] in _WORD_END and _MONTH_IN.search(prev):
+        for m, d in _DAY_A.findall(f"{prev} {tok}"):
+            out.add(f"@{m} {int(d)}")
 
 
 def _key(p: Params) -> tuple[float, float, float, float, int]:
@@ -66,8 +96,8 @@ class StoryFeatures:
     """A story's entity-free features (picklable): sorted unique buckets, their raw summed
     weights before sublinear tf (float64, so entities fold in exactly), the sublinear tf of
     those weights (what folding no entities gives, computed here to spare the clustering
-    process), which buckets occur in the title, the years 1950-2049 mentioned, and the
-    params they were computed with."""
+    process), which buckets occur in the title, the years 1950-2049 mentioned, the params
+    they were computed with and the story's event ``slots`` (see ``_slots``), sorted."""
 
     ids: np.ndarray  # intp (what numpy indexes with fastest), sorted unique
     raw: np.ndarray  # float64
@@ -75,6 +105,7 @@ class StoryFeatures:
     years: tuple[int, ...]
     key: tuple[float, float, float, float, int]
     tf: np.ndarray  # float32, _sublinear(raw)
+    slots: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +121,7 @@ class PackedFeatures:
     tf: np.ndarray
     years: tuple[tuple[int, ...], ...]
     keys: tuple[tuple[float, float, float, float, int], ...]
+    slots: tuple[tuple[str, ...], ...] = ()
 
     @classmethod
     def pack(cls, features: list[StoryFeatures | None]) -> PackedFeatures:
@@ -109,7 +141,8 @@ class PackedFeatures:
                    np.concatenate([f.raw for f in real]),
                    np.concatenate([f.intitle for f in real]),
                    np.concatenate([f.tf for f in real]),
-                   tuple(f.years for f in real), tuple(f.key for f in real))
+                   tuple(f.years for f in real), tuple(f.key for f in real),
+                   tuple(f.slots for f in real))
 
     def unpack(self) -> list[StoryFeatures | None]:
         out: list[StoryFeatures | None] = []
@@ -120,7 +153,8 @@ class PackedFeatures:
                 out.append(None)
                 continue
             out.append(StoryFeatures(ids[start:end], raw[start:end], intitle[start:end],
-                                     self.years[j], self.keys[j], tf[start:end]))
+                                     self.years[j], self.keys[j], tf[start:end],
+                                     self.slots[j] if self.slots else ()))
             start, j = end, j + 1
         return out
 
@@ -145,8 +179,8 @@ class Features:
     """Text -> (sorted unique feature ids, sublinear tf, title mask, years mentioned), in two
     steps: ``story(title, text)`` (pure, picklable result) then ``fold(features, entities)``."""
 
-    __slots__ = ("p", "key", "cache", "words", "multi", "year", "pairs", "wid", "wb",
-                 "entity_ids")
+    __slots__ = ("p", "key", "cache", "words", "multi", "year", "digits", "pairs", "wid",
+                 "wb", "entity_ids")
 
     def __init__(self, p: Params) -> None:
         self.p = p
@@ -154,8 +188,10 @@ class Features:
         # Pure-function caches (rebuilt on demand, never persisted):
         self.cache: dict[str, int] = {}  # raw lowercase token -> bucket; -1 none; -2 see multi
         self.words: dict[str, int] = {}  # lowercase word -> stem bucket, -1 for stop words
-        self.multi: dict[str, list[tuple[int, float]]] = {}  # token -> [(bucket, weight)]
+        # token -> its (buckets, weights)
+        self.multi: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = {}
         self.year: dict[str, int] = {}  # token -> year 1950-2049 it mentions
+        self.digits: set[str] = set()  # tokens with digits (where event slots are read)
         self.pairs: dict[str, list[int]] = {}  # run of capitalised words -> its name bigrams
         self.wid: dict[str, int] = {}  # capitalised word (lowercased) -> its id in wb
         self.wb: list[int] = []  # its stem bucket
@@ -174,6 +210,8 @@ class Features:
                 cache[t] = words[ws[0]]
                 continue
             out = []
+            if any(w[0] <= "9" for w in ws):
+                self.digits.add(t)
             for w in ws:
                 if w[0] > "9":
                     if words[w] >= 0:
@@ -184,7 +222,7 @@ class Features:
                         self.year[t] = int(w)
             if out:
                 cache[t] = _MULTI
-                multi[t] = out
+                multi[t] = (tuple(i for i, _ in out), tuple(w for _, w in out))
             else:
                 cache[t] = -1
 
@@ -208,7 +246,8 @@ class Features:
             parts += (title, text[: p.max_body_chars])
         n = len(parts) // 2
         years: list[set[int]] = [set() for _ in range(n)]
-        ids, weights, where = self._words(parts, years)
+        slots: list[set[str]] = [set() for _ in range(n)]
+        ids, weights, where = self._words(parts, years, slots)
         runs = list(map(_CAPS.findall, parts))  # runs of capitalised words, per part
         flat = list(chain.from_iterable(runs))
         if flat:
@@ -231,47 +270,66 @@ class Features:
         ends = (u >> NBITS).searchsorted(np.arange(n), side="right")
         return PackedFeatures(tuple(ends.tolist()), (u & MASK).astype(np.intp, copy=False),
                               raw, intitle, _sublinear(raw),
-                              tuple(tuple(sorted(y)) for y in years), (self.key,) * n)
+                              tuple(tuple(sorted(y)) for y in years), (self.key,) * n,
+                              tuple(tuple(sorted(s)) for s in slots))
 
-    def _words(self, parts: list[str], years: list[set[int]]
+    def _words(self, parts: list[str], years: list[set[int]], slots: list[set[str]]
                ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
         """Every whitespace-split token of the parts: its bucket (weight 1 per occurrence),
         or the several (bucket, weight) pairs of a token with numbers, hyphens or
-        punctuation inside, whose years go to ``years``. Returns (buckets, weights, part
-        index) arrays to concatenate; negative buckets are dropped later."""
+        punctuation inside, whose years go to ``years`` and event slots to ``slots``.
+        Returns (buckets, weights, part index) arrays to concatenate; negative buckets are
+        dropped later."""
         cache = self.cache
         if len(cache) > 500_000:  # bounded: cleared between batches, never inside one
             cache.clear()
             self.words.clear()
             self.multi.clear()
             self.year.clear()
-        split = list(map(str.split, map(str.lower, parts)))
+            self.digits.clear()
+        # a line break stays a token: event slots never span it
+        split = list(map(str.split, map(_LINE_BREAK, map(str.lower, parts))))
         tokens = list(chain.from_iterable(split))
-        got = list(map(cache.get, tokens))
-        if None in got:
-            self._fill(list({t for t, g in zip(tokens, got, strict=True) if g is None}))
-            got = list(map(cache.__getitem__, tokens))
+        miss = set(tokens).difference(cache.keys())
+        if miss:
+            self._fill(list(miss))
+        got = list(map(cache.__getitem__, tokens))
         ia = np.array(got, np.int64)
         part = np.repeat(np.arange(len(parts)), list(map(len, split)))
         ids, weights, where = [ia], [np.ones(len(ia), np.float32)], [part]
         if _MULTI in got:  # weights are whole numbers of halves: sums are exact in any order
-            multi, year = self.multi, self.year
-            mi: list[int] = []
-            mv: list[float] = []
-            mp: list[int] = []
-            for k in (ia == _MULTI).nonzero()[0].tolist():
-                t = tokens[k]
-                pk = int(part[k])
-                for i, w in multi[t]:
-                    mi.append(i)
-                    mv.append(w)
-                    mp.append(pk)
-                if t in year:
-                    years[pk >> 1].add(year[t])
-            ids.append(np.array(mi, np.int64))
-            weights.append(np.array(mv, np.float32))
-            where.append(np.array(mp, np.int64))
+            at = (ia == _MULTI).nonzero()[0]
+            mt = list(map(tokens.__getitem__, at.tolist()))
+            exp = list(map(self.multi.__getitem__, mt))
+            first = list(map(_FIRST, exp))
+            ids.append(np.fromiter(chain.from_iterable(first), np.int64))
+            weights.append(np.fromiter(chain.from_iterable(map(_SECOND, exp)), np.float32))
+            pm = part[at]
+            where.append(np.repeat(pm, list(map(len, first))))
+            self._specifics(tokens, part, at, mt, pm, years, slots)
         return ids, weights, where
+
+    def _specifics(self, tokens: list[str], part: np.ndarray, at: np.ndarray,
+                   mt: list[str], pm: np.ndarray, years: list[set[int]],
+                   slots: list[set[str]]) -> None:
+        """The years and event slots of the tokens ``mt`` (at positions ``at`` of
+        ``tokens``, in parts ``pm``) into their stories' ``years`` and ``slots``."""
+        year, digits = self.year, self.digits
+        pl = pm.tolist()
+        for t, pk in compress(zip(mt, pl, strict=True), map(year.__contains__, mt)):
+            years[pk >> 1].add(year[t])
+        has = list(map(digits.__contains__, mt))
+        if not any(has):
+            return
+        # slots are read around each token with digits: "" across a part's edge
+        n = len(tokens)
+        before = part[np.maximum(at - 1, 0)].tolist()
+        after = part[np.minimum(at + 1, n - 1)].tolist()
+        rows = zip(at.tolist(), mt, pl, before, after, strict=True)
+        for k, t, pk, pb, pa in compress(rows, has):
+            prev = tokens[k - 1] if k and pb == pk else ""
+            nxt = tokens[k + 1] if k + 1 < n and pa == pk else ""
+            _slots(prev, t, nxt, slots[pk >> 1])
 
     def _names(self, flat: list[str], run_part: np.ndarray, spaces: np.ndarray, ids: list,
                weights: list, where: list) -> None:
@@ -285,13 +343,11 @@ class Features:
         keys = list(compress(flat, multiword.tolist()))
         if not keys:
             return
-        got = list(map(pairs.get, keys))
-        if None in got:
-            for run in {r for r, g in zip(keys, got, strict=True) if g is None}:
-                ws = run.lower().split(" ")
-                pairs[run] = [_h("p " + a + " " + b) for a, b in pairwise(ws)
-                              if a not in STOP and b not in STOP]
-            got = list(map(pairs.__getitem__, keys))
+        for run in set(keys).difference(pairs.keys()):
+            ws = run.lower().split(" ")
+            pairs[run] = [_h("p " + a + " " + b) for a, b in pairwise(ws)
+                          if a not in STOP and b not in STOP]
+        got = list(map(pairs.__getitem__, keys))
         bigrams = np.fromiter(chain.from_iterable(got), np.int64)
         ids.append(bigrams)
         weights.append(np.full(len(bigrams), self.p.ent_weight, np.float32))
@@ -314,11 +370,13 @@ class Features:
         part = np.concatenate((np.repeat(run_part, spaces + 1),
                                np.repeat(np.arange(len(parts)), list(map(len, inits))),
                                np.array(first, np.int64)))
-        wid = self.wid
-        got = list(map(wid.get, words))
-        if None in got:
-            self._intern([w for w, g in zip(words, got, strict=True) if g is None])
-            got = list(map(wid.__getitem__, words))
+        if len(self.wid) > 200_000:  # bounded: cleared between batches, never inside one
+            self.wid.clear()
+            self.wb.clear()
+        new = set(words).difference(self.wid.keys())
+        if new:
+            self._intern(list(new))
+        got = list(map(self.wid.__getitem__, words))
         key = (part << 32) | np.array(got, np.int64)
         u, inv = _unique_inverse(key)
         net = np.bincount(inv, weights=sign, minlength=len(u))
@@ -334,10 +392,6 @@ class Features:
         A word inside a token ("Assad" in "al-Assad") may not be a word of its own yet:
         it is stemmed now, so the result never depends on what this instance saw."""
         words, wid, wb = self.words, self.wid, self.wb
-        if len(wid) > 200_000:
-            wid.clear()
-            wb.clear()
-        new = list(dict.fromkeys(new))
         unseen = [w for w in new if w not in words]
         for w, st in zip(unseen, _STEM.stemWords(unseen), strict=True):
             words[w] = -1 if w in STOP or st in STOP else _h(st)

@@ -16,7 +16,11 @@ FEATS = ("cos", "tcos", "year", "cover")
 # members, as extra linear terms fitted by logistic regression and then tuned end to end:
 # neither raised dev AUC at the join decision nor train/dev B-cubed F1. Session 3 also tried
 # a MiniLM sentence embedding (as a join term and as a merge gate) and splitting clusters
-# that grow (2-means at 4/8/16/32 members): neither raised dev or test F1.
+# that grow (2-means at 4/8/16/32 members): neither raised dev or test F1. Session 4 kept
+# the event slots below; it also tried, without gain on train+dev, a penalty when the
+# story's core names are missing from the cluster, weights fitted by logistic regression on
+# candidate pairs (then tuned), a penalty for joining small clusters, and other cap_boost /
+# ent_weight values.
 WEIGHTS = (1.0, 0.0, 0.15, 0.0)
 BIAS = -0.24
 
@@ -42,3 +46,12 @@ class Params:
     sweep_every: int = 1024
     weights: tuple[float, ...] = WEIGHTS
     bias: float = BIAS
+    # event slots (numbers with their noun, days of a month; see cluster_features._slots
+    # and cluster_slots), added in session 4 (train+dev objective 1.1209 -> 1.1261):
+    # per key both story and candidate have, + slot_match if a value agrees, - slot_conf
+    # if none does (each count capped at slot_cap); a cluster's values are those named by
+    # >= slot_share of its members
+    slot_match: float = 0.06
+    slot_conf: float = 0.06
+    slot_share: float = 0.3
+    slot_cap: int = 3

@@ -43,6 +43,7 @@ def dump(state: Clusterer) -> bytes:
         "cid": [c.cid for c in cl],
         "years": [[k, *[v for yc in sorted(c.years.items()) for v in yc]]
                   for k, c in enumerate(cl) if c.years],
+        "slots": [[k, c.slots] for k, c in enumerate(cl) if c.slots],
         "sections": [[k, str(a.dtype), len(a)] for k, a in sections.items()],
     }
     hb = orjson.dumps(head)
@@ -96,6 +97,8 @@ def _load(b: bytes) -> Clusterer:
         for row in head["years"]:
             it = iter(row[1:])
             o.clusters[names[row[0]]].years = dict(zip(it, it, strict=True))
+        for k, cs in head.get("slots", ()):
+            o.clusters[names[k]].slots = cs
     pmem = [names[k] for k in sec["pmem"].tolist()]
     post = o.postings
     k = 0

@@ -271,3 +271,37 @@ def test_features_of_a_text_do_not_depend_on_what_the_instance_saw_before() -> N
     again = seasoned.story("Talks resume", text)
     assert fresh.ids.tolist() == again.ids.tolist()
     assert fresh.raw.tolist() == again.raw.tolist()
+
+
+PIRATES_A = """Pirates free 23 sailors from hijacked tanker after $3 million ransom paid on Dec. 14
+Somali pirates freed the 23 sailors of the oil tanker MV Sirius they seized in the Gulf of Aden,
+the owner Vela International said, after a ransom of $3 million was dropped on the deck on Dec. 14.
+The 23 sailors were reported in good health and the tanker is sailing to Mombasa under naval
+escort."""
+
+# the same kind of event told much the same way, with other numbers and another date
+PIRATES_B = """Pirates free 8 sailors from hijacked tanker after $5 million ransom paid on Dec. 4
+Somali gunmen released the 8 sailors of the oil tanker MV Aris they held off Eyl in Puntland,
+the Greek owner Alpha Marine said, after a ransom of $5 million was paid by its insurers on Dec. 4.
+The 8 sailors were flown to Nairobi and the vessel will be towed to Djibouti for repairs."""
+
+
+def test_event_slots_are_read_from_numbers_and_days_of_a_month() -> None:
+    got = story_features("Ransom paid on Dec. 14", "A 6.1-magnitude quake hit as 23 sailors "
+                         "were freed on 2 March.\nIn 2013\nLindsay Lohan said").slots
+    # a number and the word after it (also inside a hyphenated token), days of a month;
+    # never across a line break ("2013" / "Lindsay")
+    assert got == ("#magni 6.1", "#march 2", "#sailo 23", "@dec 14", "@mar 2")
+
+
+def test_same_kind_events_with_other_numbers_and_dates_stay_apart() -> None:
+    """The event slots (23 sailors vs 8, $3 million vs $5 million, Dec. 14 vs Dec. 4)
+    decide it: without them the second story joins the first."""
+    for params, apart in ((Params(), True), (Params(slot_match=0.0, slot_conf=0.0), False)):
+        c = Clusterer(params)
+        warm(c)
+        a = c.add(story("a", PIRATES_A))
+        b = c.add(story("b", PIRATES_B))
+        assert (a.cluster_id != b.cluster_id) is apart
+        retold = PIRATES_A.replace("Vela International", "the owner")
+        assert c.add(story("a2", retold, source="other")).cluster_id == a.cluster_id

@@ -1,0 +1,70 @@
+"""Event slots: the specifics that tell two events of the same kind apart.
+
+A story's slots (read by :mod:`newswatch.cluster_features`) are "key value" strings: a
+number with the word after it ("#pirat 23": 23 pirates) and a day of a month ("@dec 14").
+A cluster counts, per key, how many of its members name each value. A story agrees with a
+cluster on a key both have when it names a value that at least a share of the members
+name (days: within two days), and conflicts with it when it names none of them: two
+reports of "23 pirates" freed agree, "23 pirates" and "8 pirates" do not.
+"""
+
+from __future__ import annotations
+
+Counts = dict[str, dict[str, int]]  # slot key -> value -> members naming it
+Grouped = dict[str, list[str]]  # one story's slot key -> the values it names
+
+
+def group(slots: tuple[str, ...]) -> Grouped:
+    """A story's slot strings by key."""
+    out: Grouped = {}
+    for s in slots:
+        k, _, v = s.partition(" ")
+        vs = out.get(k)
+        if vs is None:
+            out[k] = [v]
+        else:
+            vs.append(v)
+    return out
+
+
+def count(counts: Counts, mine: Grouped) -> None:
+    """Count a new member's slots into its cluster's counts."""
+    for k, vs in mine.items():
+        d = counts.get(k)
+        if d is None:
+            counts[k] = dict.fromkeys(vs, 1)
+        else:
+            for v in vs:
+                d[v] = d.get(v, 0) + 1
+
+
+def merge(dst: Counts, src: Counts) -> None:
+    """Add an absorbed cluster's counts to those of the cluster absorbing it."""
+    for k, vs in src.items():
+        d = dst.setdefault(k, {})
+        for v, m in vs.items():
+            d[v] = d.get(v, 0) + m
+
+
+def agreement(mine: Grouped, counts: Counts, least: float,
+              cache: dict[str, frozenset[str]]) -> tuple[int, int]:
+    """(keys agreeing, keys conflicting) between a story and a cluster: for every key
+    both have, among the cluster's values named by at least ``least`` members (kept in
+    ``cache`` per key until the cluster changes)."""
+    match = conf = 0
+    for k in mine.keys() & counts.keys():
+        strong = cache.get(k)
+        if strong is None:
+            strong = cache[k] = frozenset(v for v, m in counts[k].items() if m >= least)
+        if not strong:
+            continue
+        vs = mine[k]
+        if k[0] == "@":
+            ok = any(abs(int(a) - int(b)) <= 2 for a in vs for b in strong)
+        else:
+            ok = not strong.isdisjoint(vs)
+        if ok:
+            match += 1
+        else:
+            conf += 1
+    return match, conf
