@@ -68,9 +68,13 @@ class Poller:
         self._stamps = self._watch_stamps()
         return Watcher(load_watchset(list(self.settings.watchlists), self.store))
 
+    def watchlists_changed(self) -> bool:
+        """Whether a watchlist file was added, removed or edited since the last load."""
+        return self._watch_stamps() != self._stamps
+
     def reload_watchlists_if_changed(self) -> bool:
         """Reload when a watchlist file was added, removed or edited since the last load."""
-        if self._watch_stamps() == self._stamps:
+        if not self.watchlists_changed():
             return False
         self.watcher = self._load_watcher()
         return True

@@ -5,14 +5,20 @@ the TUI builds them in a worker thread and only draws them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from newswatch.alerts import ALERTS, SEVERITY_RANK, Alert, alert_from_doc
 from newswatch.models import Story
 from newswatch.store import Store
 from newswatch.stories import STORIES, get_story
+
+if TYPE_CHECKING:
+    from newswatch.poller import Poller
+    from newswatch.watch.model import Watchlist
 
 CLUSTERS = "clusters"
 
@@ -147,3 +153,26 @@ def toast_lines(store: Store, alert_ids: list[str]) -> list[tuple[str, str, str]
     docs = store.get_many(ALERTS, alert_ids)
     return [(d["severity"], f"{d['watchlist']}/{d['rule']}", d.get("title") or "")
             for aid in alert_ids if (d := docs.get(aid)) is not None]
+
+
+def status_line(poller: Poller, view: DeskView) -> str:
+    """The desk's status bar: last poll, sources ok and failing, stories, alert groups."""
+    last = poller.last_poll
+    when = datetime.fromtimestamp(last).strftime("%H:%M:%S") if last else "never"
+    failing = poller.failing
+    total = len(poller.status)
+    parts = [f"last poll {when}", f"{total - len(failing)}/{total} sources ok"]
+    if failing:
+        parts.append("failing: " + ", ".join(f"{s.spec.name} ({s.last_error})"
+                                             for s in failing[:3]))
+    stories = "…" if view.stories is None else str(len(view.stories))
+    parts.append(f"{stories} stories · {len(view.alerts)} alert groups")
+    return "  ·  ".join(parts)
+
+
+def watchlist_file(watchlists: Sequence[Watchlist], name: str | None) -> Path | None:
+    """The file of the watchlist called ``name``, else of the first one loaded."""
+    for wl in watchlists:
+        if name is not None and wl.name == name and wl.path:
+            return Path(wl.path)
+    return Path(watchlists[0].path) if watchlists and watchlists[0].path else None

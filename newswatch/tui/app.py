@@ -10,7 +10,6 @@ import shlex
 import subprocess
 import time
 import webbrowser
-from datetime import datetime
 from pathlib import Path
 
 from textual import on, work
@@ -38,8 +37,10 @@ from newswatch.views import (
     StoryDetail,
     load_alert_groups,
     load_desk,
+    status_line,
     story_detail,
     toast_lines,
+    watchlist_file,
 )
 from newswatch.watching import ensure_current
 
@@ -343,11 +344,8 @@ class NewswatchApp(App[None]):
 
     def watchlist_path(self) -> Path | None:
         group = self.groups.get(self.query_one("#alert-list", RowList).cursor_key or "")
-        watchlists = self.poller.watcher.watchset.watchlists
-        for wl in watchlists:
-            if group is not None and wl.name == group.watchlist and wl.path:
-                return Path(wl.path)
-        return Path(watchlists[0].path) if watchlists and watchlists[0].path else None
+        return watchlist_file(self.poller.watcher.watchset.watchlists,
+                              group.watchlist if group is not None else None)
 
     def action_edit_watchlist(self) -> None:
         path = self.watchlist_path()
@@ -380,8 +378,7 @@ class NewswatchApp(App[None]):
         self._update_status()
 
     def _check_watchlists(self) -> None:
-        changed = self.poller._watch_stamps() != self.poller._stamps
-        if changed and not self._worker_running("rematch"):
+        if self.poller.watchlists_changed() and not self._worker_running("rematch"):
             self.rematch()
 
     def _worker_running(self, group: str) -> bool:
@@ -390,19 +387,8 @@ class NewswatchApp(App[None]):
                    for w in self.workers)
 
     def _update_status(self) -> None:
-        if not self.is_running:
-            return
-        last = self.poller.last_poll
-        when = datetime.fromtimestamp(last).strftime("%H:%M:%S") if last else "never"
-        failing = self.poller.failing
-        total = len(self.poller.status)
-        parts = [f"last poll {when}", f"{total - len(failing)}/{total} sources ok"]
-        if failing:
-            parts.append("failing: " + ", ".join(f"{s.spec.name} ({s.last_error})"
-                                                 for s in failing[:3]))
-        stories = "…" if self.view.stories is None else str(len(self.view.stories))
-        parts.append(f"{stories} stories · {len(self.view.alerts)} alert groups")
-        self.query_one("#status", Static).update("  ·  ".join(parts))
+        if self.is_running:
+            self.query_one("#status", Static).update(status_line(self.poller, self.view))
 
 
 def _short(stamp: str) -> str:
