@@ -27,6 +27,9 @@ def group(slots: tuple[str, ...]) -> Grouped:
     return out
 
 
+MAX_VALUES = 128  # per key and cluster; then the least named half is dropped
+
+
 def count(counts: Counts, mine: Grouped) -> None:
     """Count a new member's slots into its cluster's counts."""
     for k, vs in mine.items():
@@ -36,6 +39,8 @@ def count(counts: Counts, mine: Grouped) -> None:
         else:
             for v in vs:
                 d[v] = d.get(v, 0) + 1
+            if len(d) > MAX_VALUES:
+                counts[k] = _top(d)
 
 
 def merge(dst: Counts, src: Counts) -> None:
@@ -44,6 +49,16 @@ def merge(dst: Counts, src: Counts) -> None:
         d = dst.setdefault(k, {})
         for v, m in vs.items():
             d[v] = d.get(v, 0) + m
+        if len(d) > MAX_VALUES:
+            dst[k] = _top(d)
+
+
+def _top(d: dict[str, int]) -> dict[str, int]:
+    """The ``MAX_VALUES // 2`` values named most (first named first among equals): a big
+    cluster's counts stay bounded, and a value named by few of its members is never one
+    that agreement looks at (those need a share of them)."""
+    keep = sorted(d.items(), key=lambda vm: -vm[1])[: MAX_VALUES // 2]
+    return dict(keep)
 
 
 def agreement(mine: Grouped, counts: Counts, least: float,

@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from newswatch import cluster_slots as slot
 from newswatch.cluster import Assignment, Clusterer, ClusterInput, Params, story_features
 from newswatch.cluster_features import PackedFeatures
 
@@ -305,3 +306,14 @@ def test_same_kind_events_with_other_numbers_and_dates_stay_apart() -> None:
         assert (a.cluster_id != b.cluster_id) is apart
         retold = PIRATES_A.replace("Vela International", "the owner")
         assert c.add(story("a2", retold, source="other")).cluster_id == a.cluster_id
+
+
+def test_a_big_clusters_slot_counts_stay_bounded() -> None:
+    counts: slot.Counts = {}
+    for n in range(1000):  # every member names another count of sailors, and 23
+        slot.count(counts, slot.group((f"#sailo {n + 100}", "#sailo 23")))
+    assert len(counts["#sailo"]) <= slot.MAX_VALUES
+    assert counts["#sailo"]["23"] == 1000  # the value most members name is kept
+    merged: slot.Counts = {"#sailo": {"7": 5}}
+    slot.merge(merged, counts)
+    assert len(merged["#sailo"]) <= slot.MAX_VALUES and merged["#sailo"]["23"] == 1000
