@@ -61,6 +61,7 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
     if not pending:
         return report
     clusters = store.get_many(CLUSTERS, {d["cluster"] for _, d in pending if d.get("cluster")})
+    now = utc_now()  # the time of this pass, on every emission record it writes
     records: dict[str, dict] = {}  # emissions written by this pass
     marks: list[str] = []
     partial: dict[str, list[str]] = {}  # alert id -> the sinks that took it (others failed)
@@ -102,7 +103,7 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
                 if earlier is not None:
                     break
         if earlier is not None and not every_story:
-            earlier.update(updated=utc_now(), count=earlier.get("count", 1) + 1, latest=aid)
+            earlier.update(updated=now, count=earlier.get("count", 1) + 1, latest=aid)
             records[key] = earlier
             marks.append(aid)
             report.folded.append(aid)
@@ -111,7 +112,7 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
             took = _send(alert, sinks, set(doc.get("delivered", [])), down)
             if took is None:
                 records[key] = {"alert": aid, "latest": aid, "count": 1,
-                                "created": utc_now(), "updated": utc_now()}
+                                "created": now, "updated": now}
                 marks.append(aid)
                 report.printed.append(aid)
             else:
