@@ -31,37 +31,18 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import chain
 
 import numpy as np
 
 from newswatch import cluster_slots as slot
-from newswatch.cluster_features import NB, Features, StoryFeatures, story_features
+from newswatch.cluster_features import NB, Features, story_features
 from newswatch.cluster_params import FEATS, Params
+from newswatch.cluster_types import Assignment, ClusterInput, StoryFeatures
 
 __all__ = ["Assignment", "ClusterInput", "Clusterer", "Params", "StoryFeatures", "story_features"]
-
-@dataclass(frozen=True, slots=True)
-class ClusterInput:
-    story_id: str
-    title: str
-    text: str
-    source: str
-    published: str | None
-    fetched: str
-    entities: tuple[str, ...] = ()
-    # precomputed ``story_features(title, text, params)`` (e.g. in a worker process); used
-    # instead of featurising title and text when computed with the clusterer's params
-    features: StoryFeatures | None = None
-
-
-@dataclass(slots=True)
-class Assignment:
-    cluster_id: str
-    merged: list[str] = field(default_factory=list)
-
 
 _NO = object()
 

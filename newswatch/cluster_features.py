@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from itertools import chain, compress, pairwise, repeat
 from operator import itemgetter, methodcaller
 from typing import TYPE_CHECKING
 
 import numpy as np
 import Stemmer
+
+from newswatch.cluster_types import PackedFeatures, StoryFeatures
 
 if TYPE_CHECKING:
     from newswatch.cluster_params import Params
@@ -89,74 +90,6 @@ def _slots(prev: str, tok: str, nxt: str, out: set[str]) -> None:
 def _key(p: Params) -> tuple[float, float, float, float, int]:
     """The params a story's features depend on."""
     return (p.title_weight, p.cap_boost, p.num_boost, p.ent_weight, p.max_body_chars)
-
-
-@dataclass(frozen=True, slots=True)
-class StoryFeatures:
-    """A story's entity-free features (picklable): sorted unique buckets, their raw summed
-    weights before sublinear tf (float64, so entities fold in exactly), the sublinear tf of
-    those weights (what folding no entities gives, computed here to spare the clustering
-    process), which buckets occur in the title, the years 1950-2049 mentioned, the params
-    they were computed with and the story's event ``slots`` (see ``_slots``), sorted."""
-
-    ids: np.ndarray  # intp (what numpy indexes with fastest), sorted unique
-    raw: np.ndarray  # float64
-    intitle: np.ndarray  # bool
-    years: tuple[int, ...]
-    key: tuple[float, float, float, float, int]
-    tf: np.ndarray  # float32, _sublinear(raw)
-    slots: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class PackedFeatures:
-    """Many stories' :class:`StoryFeatures` in a few flat arrays: what a parse worker sends
-    back for a feed (one numpy array pickles in microseconds; four per story cost more than
-    computing them). ``None`` entries stay ``None``; ``unpack`` gives views, no copies."""
-
-    ends: tuple[int, ...]  # where each story's features end in the flat arrays; -1: None
-    ids: np.ndarray
-    raw: np.ndarray
-    intitle: np.ndarray
-    tf: np.ndarray
-    years: tuple[tuple[int, ...], ...]
-    keys: tuple[tuple[float, float, float, float, int], ...]
-    slots: tuple[tuple[str, ...], ...] = ()
-
-    @classmethod
-    def pack(cls, features: list[StoryFeatures | None]) -> PackedFeatures:
-        real = [f for f in features if f is not None]
-        ends, k = [], 0
-        for f in features:
-            if f is None:
-                ends.append(-1)
-            else:
-                k += len(f.ids)
-                ends.append(k)
-        if not real:
-            empty = np.zeros(0, np.intp)
-            return cls(tuple(ends), empty, empty.astype(np.float64), empty.astype(bool),
-                       empty.astype(np.float32), (), ())
-        return cls(tuple(ends), np.concatenate([f.ids for f in real]),
-                   np.concatenate([f.raw for f in real]),
-                   np.concatenate([f.intitle for f in real]),
-                   np.concatenate([f.tf for f in real]),
-                   tuple(f.years for f in real), tuple(f.key for f in real),
-                   tuple(f.slots for f in real))
-
-    def unpack(self) -> list[StoryFeatures | None]:
-        out: list[StoryFeatures | None] = []
-        start, j = 0, 0
-        ids, raw, intitle, tf = self.ids, self.raw, self.intitle, self.tf
-        for end in self.ends:
-            if end < 0:
-                out.append(None)
-                continue
-            out.append(StoryFeatures(ids[start:end], raw[start:end], intitle[start:end],
-                                     self.years[j], self.keys[j], tf[start:end],
-                                     self.slots[j] if self.slots else ()))
-            start, j = end, j + 1
-        return out
 
 
 def _unique_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

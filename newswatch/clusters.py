@@ -17,7 +17,7 @@ from newswatch.stories import STORIES
 
 if TYPE_CHECKING:  # numpy is imported only when a story is clustered
     from newswatch.cluster import Assignment, Clusterer
-    from newswatch.cluster_features import StoryFeatures
+    from newswatch.cluster_types import StoryFeatures
 
 log = logging.getLogger("newswatch")
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from newswatch.cluster_features import StoryFeatures
+    from newswatch.cluster_types import StoryFeatures
     from newswatch.watching import Prematch
 
 

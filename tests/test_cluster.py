@@ -12,7 +12,7 @@ import pytest
 
 from newswatch import cluster_slots as slot
 from newswatch.cluster import Assignment, Clusterer, ClusterInput, Params, story_features
-from newswatch.cluster_features import PackedFeatures
+from newswatch.cluster_types import PackedFeatures
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = sorted((REPO / "seeds").glob("*.txt"))

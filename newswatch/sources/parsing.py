@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from newswatch.cluster_features import Features, PackedFeatures
+    from newswatch.cluster_features import Features
+    from newswatch.cluster_types import PackedFeatures
 
 # What a parse gives: (error, skipped, item field tuples, the items' clustering features
 # packed in a few arrays). Plain tuples keep pickling cheap.
