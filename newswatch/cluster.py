@@ -34,6 +34,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import chain
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ class _Cluster:
         self.years: dict[int, int] = years
         self.slots: slot.Counts = {} if slots is None else slots  # see cluster_slots
         # per slot key, its values named by enough members (see cluster_slots.agreement)
-        self.strong: dict[str, frozenset[str]] = {}
+        self.strong: dict[str, Any] = {}
 
 
 class Clusterer:
@@ -351,8 +352,9 @@ class Clusterer:
         z = (F @ self._w + self.p.bias).tolist()
         p = self.p
         if mine and (p.slot_match or p.slot_conf):
+            keys = mine.keys()
             for j, c in enumerate(cands):
-                if c.slots:
+                if not c.slots.keys().isdisjoint(keys):
                     m, k = slot.agreement(mine, c.slots, p.slot_share * c.n, c.strong)
                     z[j] += p.slot_match * min(m, p.slot_cap) - p.slot_conf * min(k, p.slot_cap)
         return z, x, starts

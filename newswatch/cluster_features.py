@@ -56,7 +56,8 @@ _DAY_A = re.compile(f"\\b{_MON} (\\d{{1,2}})(?:st|nd|rd|th)?\\b")
 _DAY_B = re.compile(f"\\b(\\d{{1,2}})(?:st|nd|rd|th)? {_MON}(?![a-z])")
 _LINE_BREAK = methodcaller("replace", "\n", " \x00 ")  # a token, one without features
 _MONTH_IN = re.compile(_MON)
-_WORD_END = frozenset("abcdefghijklmnopqrstuvwxyz.")  # how a month word ends
+_ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_WORD_END = frozenset(_ASCII_LOWER + ".")  # how a month word ends
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 _MONTHS = frozenset(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
                      "nov", "dec"))
@@ -74,7 +75,14 @@ def _slots(prev: str, tok: str, nxt: str, out: set[str]) -> None:
     """Add the event slots read at a token with digits (``prev`` and ``nxt``: the tokens
     around it in its part, or "") to ``out``: "#pirat 23" (a number and the first five
     letters of the word after it, not a stop word) and "@dec 14" (a day of a month)."""
-    if nxt[:1].isalpha() or "-" in tok:  # a word after the number, or inside the token
+    if "a" <= nxt[:1] <= "z" and tok.isdigit() and tok.isascii():  # "23 sailors"
+        w = nxt[: len(nxt) - len(nxt.lstrip(_ASCII_LOWER))]
+        if w not in STOP:
+            out.add(f"#{w[:5]} {tok}")
+        if len(tok) <= 2 and nxt[:3] in _MONTHS:
+            for d, m in _DAY_B.findall(f"{tok} {nxt}"):
+                out.add(f"@{m} {int(d)}")
+    elif nxt[:1].isalpha() or "-" in tok:  # a word after the number, or inside the token
         pair = f"{tok} {nxt}"
         for n, w in _NUM_NOUN.findall(pair):
             if w not in STOP:
@@ -82,7 +90,8 @@ def _slots(prev: str, tok: str, nxt: str, out: set[str]) -> None:
         if nxt[:3] in _MONTHS:
             for d, m in _DAY_B.findall(pair):
                 out.add(f"@{m} {int(d)}")
-    if tok[:1].isdigit() and prev[-1:] in _WORD_END and _MONTH_IN.search(prev):
+    if (tok[:1].isdigit() and prev[-1:] in _WORD_END
+            and (prev[:3] in _MONTHS or not prev.isalpha()) and _MONTH_IN.search(prev)):
         for m, d in _DAY_A.findall(f"{prev} {tok}"):
             out.add(f"@{m} {int(d)}")
 

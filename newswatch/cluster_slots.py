@@ -10,6 +10,8 @@ reports of "23 pirates" freed agree, "23 pirates" and "8 pirates" do not.
 
 from __future__ import annotations
 
+from typing import Any
+
 Counts = dict[str, dict[str, int]]  # slot key -> value -> members naming it
 Grouped = dict[str, list[str]]  # one story's slot key -> the values it names
 
@@ -62,22 +64,28 @@ def _top(d: dict[str, int]) -> dict[str, int]:
 
 
 def agreement(mine: Grouped, counts: Counts, least: float,
-              cache: dict[str, frozenset[str]]) -> tuple[int, int]:
+              cache: dict[str, Any]) -> tuple[int, int]:
     """(keys agreeing, keys conflicting) between a story and a cluster: for every key
     both have, among the cluster's values named by at least ``least`` members (kept in
-    ``cache`` per key until the cluster changes)."""
+    ``cache`` per key until the cluster changes; days as numbers)."""
     match = conf = 0
-    for k in mine.keys() & counts.keys():
+    for k in filter(counts.__contains__, mine):
         strong = cache.get(k)
         if strong is None:
-            strong = cache[k] = frozenset(v for v, m in counts[k].items() if m >= least)
+            d = counts[k]
+            if k[0] == "@":
+                strong = [int(v) for v, m in d.items() if m >= least]
+            elif least <= 1.0:  # a small cluster: every value it names is named enough
+                strong = d.keys()
+            else:
+                strong = frozenset([v for v, m in d.items() if m >= least])
+            cache[k] = strong
         if not strong:
             continue
-        vs = mine[k]
         if k[0] == "@":
-            ok = any(abs(int(a) - int(b)) <= 2 for a in vs for b in strong)
+            ok = any(abs(a - b) <= 2 for a in map(int, mine[k]) for b in strong)
         else:
-            ok = not strong.isdisjoint(vs)
+            ok = not strong.isdisjoint(mine[k])
         if ok:
             match += 1
         else:
