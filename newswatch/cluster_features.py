@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterable
-from itertools import chain, compress, pairwise, repeat
+from itertools import chain, compress, filterfalse, pairwise, repeat
 from operator import itemgetter, methodcaller
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,11 @@ _MONTH_IN = re.compile(_MON)
 _ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
 _WORD_END = frozenset(_ASCII_LOWER + ".")  # how a month word ends
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
+# a capitalised word's id: serial number << _BUCKET_BITS | its stem bucket + 1; a key of one
+# (part, word): part << _PART_SHIFT | the word's id
+_BUCKET_BITS = NBITS + 1
+_BUCKET_FIELD = (1 << _BUCKET_BITS) - 1
+_PART_SHIFT = 40
 _MONTHS = frozenset(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
                      "nov", "dec"))
 
@@ -122,7 +127,7 @@ class Features:
     steps: ``story(title, text)`` (pure, picklable result) then ``fold(features, entities)``."""
 
     __slots__ = ("p", "key", "cache", "words", "multi", "year", "digits", "pairs", "wid",
-                 "wb", "entity_ids")
+                 "entity_ids")
 
     def __init__(self, p: Params) -> None:
         self.p = p
@@ -135,8 +140,8 @@ class Features:
         self.year: dict[str, int] = {}  # token -> year 1950-2049 it mentions
         self.digits: set[str] = set()  # tokens with digits (where event slots are read)
         self.pairs: dict[str, list[int]] = {}  # run of capitalised words -> its name bigrams
-        self.wid: dict[str, int] = {}  # capitalised word (lowercased) -> its id in wb
-        self.wb: list[int] = []  # its stem bucket
+        # capitalised word (lowercased) -> a serial number, then its stem bucket + 1
+        self.wid: dict[str, int] = {}
         self.entity_ids: dict[tuple[str, ...], list[int]] = {}  # entities -> their buckets
 
     def _fill(self, miss: list[str]) -> None:
@@ -232,7 +237,7 @@ class Features:
         # a line break stays a token: event slots never span it
         split = list(map(str.split, map(_LINE_BREAK, map(str.lower, parts))))
         tokens = list(chain.from_iterable(split))
-        miss = set(tokens).difference(cache.keys())
+        miss = set(filterfalse(cache.__contains__, tokens))
         if miss:
             self._fill(list(miss))
         got = list(map(cache.__getitem__, tokens))
@@ -312,34 +317,32 @@ class Features:
         part = np.concatenate((np.repeat(run_part, spaces + 1),
                                np.repeat(np.arange(len(parts)), list(map(len, inits))),
                                np.array(first, np.int64)))
-        if len(self.wid) > 200_000:  # bounded: cleared between batches, never inside one
-            self.wid.clear()
-            self.wb.clear()
-        new = set(words).difference(self.wid.keys())
+        wid = self.wid
+        if len(wid) > 200_000:  # bounded: cleared between batches, never inside one
+            wid.clear()
+        new = set(filterfalse(wid.__contains__, words))
         if new:
             self._intern(list(new))
-        got = list(map(self.wid.__getitem__, words))
-        key = (part << 32) | np.array(got, np.int64)
+        # one key per (part, word); the word's stem bucket rides in its id's low bits
+        key = (part << _PART_SHIFT) | np.array(list(map(wid.__getitem__, words)), np.int64)
         u, inv = _unique_inverse(key)
         net = np.bincount(inv, weights=sign, minlength=len(u))
-        bucket = np.empty(len(u), np.int64)
-        bucket[inv] = list(map(self.wb.__getitem__, got))
         pos = net > 0
-        ids.append(bucket[pos])
+        ids.append((u[pos] & _BUCKET_FIELD) - 1)
         weights.append((net[pos] * (self.p.cap_boost - 1.0)).astype(np.float32))
-        where.append(u[pos] >> 32)
+        where.append(u[pos] >> _PART_SHIFT)
 
     def _intern(self, new: list[str]) -> None:
-        """Give capitalised words (lowercased) ids, with their stem buckets in ``wb``.
+        """Give capitalised words (lowercased) ids that carry their stem buckets.
         A word inside a token ("Assad" in "al-Assad") may not be a word of its own yet:
         it is stemmed now, so the result never depends on what this instance saw."""
-        words, wid, wb = self.words, self.wid, self.wb
+        words, wid = self.words, self.wid
         unseen = [w for w in new if w not in words]
         for w, st in zip(unseen, _STEM.stemWords(unseen), strict=True):
             words[w] = -1 if w in STOP or st in STOP else _h(st)
-        for w in new:
-            wid[w] = len(wb)
-            wb.append(words[w])
+        n = len(wid)
+        for k, w in enumerate(new, n):  # bucket + 1 (0: a stop word) under a serial number
+            wid[w] = (k << _BUCKET_BITS) | (words[w] + 1)
 
     def fold(self, sf: StoryFeatures, entities: tuple[str, ...] = ()):
         """Add the entity features to ``sf`` and apply sublinear tf: (ids, tf, intitle, years),
