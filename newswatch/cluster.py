@@ -13,8 +13,10 @@ of stored clusters. Each candidate gets a linear score (``WEIGHTS``/``BIAS``, tu
 B-cubed F1 on the ECB+ train and dev splits with ``benchmarks/cluster_eval.py --tune``)
 over: cosine to the centroid (summed member tf vectors, truncated, IDF re-applied at
 scoring time), title-vs-centroid cosine, agreement of the years mentioned (1950-2049), and
-the share of the centroid's weight the story covers. The story joins the best candidate if
-its score is >= ``join_logit``, else it starts a new cluster named after the story. If a
+the share of the centroid's weight the story covers, plus the agreement of event slots
+(numbers with their noun, days of a month; :mod:`newswatch.cluster_slots`). The story
+joins the best candidate if its score is >= ``join_logit``, else it starts a new cluster
+named after the story. If a
 second candidate also scores >= ``merge_logit`` and its centroid is close to the chosen
 one (cosine + year term >= ``merge_cos``), the two merge: the smaller is absorbed and
 ``Assignment.merged`` lists its id.
