@@ -16,10 +16,9 @@ scoring time), title-vs-centroid cosine, agreement of the years mentioned (1950-
 the share of the centroid's weight the story covers, plus the agreement of event slots
 (numbers with their noun, days of a month; :mod:`newswatch.cluster_slots`). The story
 joins the best candidate if its score is >= ``join_logit``, else it starts a new cluster
-named after the story. If a
-second candidate also scores >= ``merge_logit`` and its centroid is close to the chosen
-one (cosine + year term >= ``merge_cos``), the two merge: the smaller is absorbed and
-``Assignment.merged`` lists its id.
+named after the story. If a second candidate also scores >= ``merge_logit`` and its
+centroid is close to the chosen one (cosine + year term >= ``merge_cos``), the two merge:
+the smaller is absorbed and ``Assignment.merged`` lists its id.
 
 Only ACTIVE clusters are kept: last story within ``window_days`` of the newest story time
 seen (by ``published``, else ``fetched``) and at most ``max_active`` (least recently
