@@ -41,6 +41,7 @@ import numpy as np
 
 from newswatch import cluster_slots as slot
 from newswatch.cluster_features import NB, Features, story_features
+from newswatch.cluster_index import Postings, post, repost, unpost
 from newswatch.cluster_params import FEATS, Params
 from newswatch.cluster_types import Assignment, ClusterInput, StoryFeatures
 
@@ -92,7 +93,7 @@ class Clusterer:
         self.added = 0
         self.clock: float | None = None  # newest story time seen (days)
         self.clusters: dict[str, _Cluster] = {}  # LRU order: least recently updated first
-        self.postings: dict[int, list[str]] = {}
+        self.postings: Postings = {}  # see cluster_index
         self._feat = Features(p)
         self._logdf = np.zeros(NB, np.float32)
         self._w = np.asarray(p.weights, np.float64)
@@ -106,53 +107,9 @@ class Clusterer:
         self._days_memo: dict[str | None, float | None] = {}
 
     # ------------------------------------------------------------------ index
-    def _unindex(self, c: _Cluster) -> None:
-        post, cid = self.postings, c.cid
-        for t in c.ids[: self.p.key_terms].tolist():
-            pl = post.get(t)
-            if pl is not None:
-                try:
-                    pl.remove(cid)
-                except ValueError:  # pushed out of a full posting list already
-                    continue
-                if not pl:
-                    del post[t]
-
-    def _index(self, c: _Cluster) -> None:
-        cap, post, cid = self.p.posting_cap, self.postings, c.cid
-        for t in c.ids[: self.p.key_terms].tolist():
-            pl = post.get(t)
-            if pl is None:
-                post[t] = [cid]
-            else:
-                pl.append(cid)
-                if len(pl) > cap:
-                    del pl[0]
-
-    def _reindex(self, c: _Cluster, old: list[int]) -> None:
-        """Re-post c after its centroid changed (``old``: its key terms before), as
-        ``_unindex`` before and ``_index`` after would, minus the no-op moves."""
-        cap, post, cid = self.p.posting_cap, self.postings, c.cid
-        new = c.ids[: self.p.key_terms].tolist()
-        if new != old:
-            keep = set(new)
-            for t in old:
-                if t not in keep:
-                    pl = post.get(t)
-                    if pl is not None and cid in pl:
-                        pl.remove(cid)
-                        if not pl:
-                            del post[t]
-        for t in new:
-            pl = post.get(t)
-            if pl is None:
-                post[t] = [cid]
-            elif pl[-1] != cid:  # move (or add) c to the end: the most recently updated
-                if cid in pl:
-                    pl.remove(cid)
-                pl.append(cid)
-                if len(pl) > cap:
-                    del pl[0]
+    def _terms(self, c: _Cluster) -> list[int]:
+        """The key terms c is posted under: its top centroid terms."""
+        return c.ids[: self.p.key_terms].tolist()
 
     def _touch(self, c: _Cluster) -> None:
         """Mark c most recently updated (end of LRU order and of posting lists)."""
@@ -160,7 +117,7 @@ class Clusterer:
         self.clusters[c.cid] = c
 
     def _evict(self, c: _Cluster) -> None:
-        self._unindex(c)
+        unpost(self.postings, c.cid, self._terms(c))
         del self.clusters[c.cid]
 
     def _sweep(self) -> None:
@@ -249,8 +206,8 @@ class Clusterer:
             ids = ids.astype(np.intp)
 
         # ---- candidates through the index only
-        post = self.postings
-        pls = [pl for pl in map(post.get, ids[: p.query_terms].tolist()) if pl]
+        postings = self.postings
+        pls = [pl for pl in map(postings.get, ids[: p.query_terms].tolist()) if pl]
         cands = []
         if pls:
             hits = Counter(chain.from_iterable(pls))  # clusters sharing most query terms
@@ -281,18 +238,18 @@ class Clusterer:
                 cid = f"{inp.story_id}~{k}"
             c = _Cluster(cid, ids.copy(), tfn, 1, day, {})
             self.clusters[cid] = c
-            self._index(c)
+            post(self.postings, c.cid, self._terms(c), p.posting_cap)
             if len(self.clusters) > p.max_active:
                 self._evict(next(iter(self.clusters.values())))
         else:
             c = best
-            old = c.ids[: p.key_terms].tolist()
+            old = self._terms(c)
             c.ids, c.vals, cx = self._centroid(c.ids, c.vals, ids, tfn)
             c.n += 1
             if day is not None:
                 c.last = day if c.last is None else max(c.last, day)
             self._touch(c)
-            self._reindex(c, old)
+            repost(self.postings, c.cid, old, self._terms(c), p.posting_cap)
         for y in years:
             c.years[y] = c.years.get(y, 0) + 1
         if mine:
@@ -380,7 +337,7 @@ class Clusterer:
     def _merge(self, src: _Cluster, dst: _Cluster) -> np.ndarray:
         """Absorb src into dst; returns dst's new tf-idf weights."""
         self._evict(src)
-        old = dst.ids[: self.p.key_terms].tolist()
+        old = self._terms(dst)
         dst.ids, dst.vals, x = self._centroid(dst.ids, dst.vals, src.ids, src.vals)
         dst.n += src.n
         if src.last is not None:
@@ -390,7 +347,7 @@ class Clusterer:
         slot.merge(dst.slots, src.slots)
         dst.strong = {}
         self._touch(dst)
-        self._reindex(dst, old)
+        repost(self.postings, dst.cid, old, self._terms(dst), self.p.posting_cap)
         return x
 
     # ------------------------------------------------------------ persistence
