@@ -47,15 +47,25 @@ _INIT = re.compile(f"[.!?:;\\n\"] *[\"']? *({_CW})")  # sentence-initial capital
 _WORD = re.compile(f"[{_L}]+(?:['\\-][{_L}]+)*|\\d+(?:[.,]\\d+)*")  # on lowercased text
 _U_START = re.compile(f"[{_U}]")  # a part starting with a capitalised word (starts a run)
 _STEM = Stemmer.Stemmer("english")
-_MULTI = -2  # cache value of a token with several (bucket, weight) pairs
-# event slots, read around the tokens with digits (lowercased): a number and the word after
-# it ("23 pirates", "33-year-old"), a day of a month ("dec. 14", "14 december")
+_MULTI = -2  # cache value of a token with several (bucket, weight) pairs, or a number word
+# event slots, read around the tokens with digits and number words (lowercased): a number
+# and the word after it ("23 pirates", "33-year-old", "11th doctor", "three sailors"), a day
+# of a month ("dec. 14", "14 december")
 _NUM_NOUN = re.compile(r"\b(\d+(?:[.,]\d+)?)[ -]([a-z]+)")
 _MON = "(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\\.?"
 _DAY_A = re.compile(f"\\b{_MON} (\\d{{1,2}})(?:st|nd|rd|th)?\\b")
 _DAY_B = re.compile(f"\\b(\\d{{1,2}})(?:st|nd|rd|th)? {_MON}(?![a-z])")
 _LINE_BREAK = methodcaller("replace", "\n", " \x00 ")  # a token, one without features
 _MONTH_IN = re.compile(_MON)
+# number words before a noun are event slots too ("three sailors", "eleventh doctor"); not
+# "one" and "first", which mostly count nothing ("one of the", "for the first time")
+_NUMBER_WORDS = {w: str(k) for words in (
+    "_ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty",
+    "_ second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+    "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth",
+) for k, w in enumerate(words.split(), 1) if w != "_"}
+_ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th)")
 _ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
 _WORD_END = frozenset(_ASCII_LOWER + ".")  # how a month word ends
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
@@ -79,7 +89,13 @@ def _clean(s: str) -> str:
 def _slots(prev: str, tok: str, nxt: str, out: set[str]) -> None:
     """Add the event slots read at a token with digits (``prev`` and ``nxt``: the tokens
     around it in its part, or "") to ``out``: "#pirat 23" (a number and the first five
-    letters of the word after it, not a stop word) and "@dec 14" (a day of a month)."""
+    letters of the word after it, not a stop word) and "@dec 14" (a day of a month).
+    A number word ("three", "eleventh") before a word counts as its number."""
+    if tok in _NUMBER_WORDS:
+        w = nxt[: len(nxt) - len(nxt.lstrip(_ASCII_LOWER))]
+        if w and w not in STOP:
+            out.add(f"#{w[:5]} {_NUMBER_WORDS[tok]}")
+        return
     if "a" <= nxt[:1] <= "z" and tok.isdigit() and tok.isascii():  # "23 sailors"
         w = nxt[: len(nxt) - len(nxt.lstrip(_ASCII_LOWER))]
         if w not in STOP:
@@ -89,6 +105,10 @@ def _slots(prev: str, tok: str, nxt: str, out: set[str]) -> None:
                 out.add(f"@{m} {int(d)}")
     elif nxt[:1].isalpha() or "-" in tok:  # a word after the number, or inside the token
         pair = f"{tok} {nxt}"
+        if (m := _ORDINAL.fullmatch(tok)) and "a" <= nxt[:1] <= "z":  # "11th doctor"
+            w = nxt[: len(nxt) - len(nxt.lstrip(_ASCII_LOWER))]
+            if w not in STOP:
+                out.add(f"#{w[:5]} {m[1]}")
         for n, w in _NUM_NOUN.findall(pair):
             if w not in STOP:
                 out.add(f"#{w[:5]} {n}")
@@ -138,7 +158,7 @@ class Features:
         # token -> its (buckets, weights)
         self.multi: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = {}
         self.year: dict[str, int] = {}  # token -> year 1950-2049 it mentions
-        self.digits: set[str] = set()  # tokens with digits (where event slots are read)
+        self.digits: set[str] = set()  # tokens with digits, number words (slots read there)
         self.pairs: dict[str, list[int]] = {}  # run of capitalised words -> its name bigrams
         # capitalised word (lowercased) -> a serial number, then its stem bucket + 1
         self.wid: dict[str, int] = {}
@@ -154,7 +174,14 @@ class Features:
             words[w] = -1 if w in STOP or st in STOP else _h(st)
         for t, ws in zip(miss, parts, strict=True):
             if len(ws) == 1 and ws[0][0] > "9":
-                cache[t] = words[ws[0]]
+                if t not in _NUMBER_WORDS:
+                    cache[t] = words[ws[0]]
+                    continue
+                # a number word: the same feature, but its token is visited for slots
+                self.digits.add(t)
+                b = words[t]
+                cache[t] = _MULTI
+                multi[t] = ((b,), (1.0,)) if b >= 0 else ((), ())
                 continue
             out = []
             if any(w[0] <= "9" for w in ws):
@@ -268,7 +295,7 @@ class Features:
         has = list(map(digits.__contains__, mt))
         if not any(has):
             return
-        # slots are read around each token with digits: "" across a part's edge
+        # slots are read around each token with digits or a number word: "" across a part's edge
         n = len(tokens)
         before = part[np.maximum(at - 1, 0)].tolist()
         after = part[np.minimum(at + 1, n - 1)].tolist()

@@ -295,6 +295,14 @@ def test_event_slots_are_read_from_numbers_and_days_of_a_month() -> None:
     assert got == ("#magni 6.1", "#march 2", "#sailo 23", "@dec 14", "@mar 2")
 
 
+def test_ordinals_and_number_words_are_event_slots_too() -> None:
+    got = story_features("Matt Smith named the eleventh Doctor",
+                         "The 12th Doctor. Three sailors and twelve\nmen were seen for the "
+                         "first time by one of the crew.").slots
+    # "one" and "first" count nothing here; no slot across the line break ("twelve" / "men")
+    assert got == ("#docto 11", "#docto 12", "#sailo 3")
+
+
 def test_same_kind_events_with_other_numbers_and_dates_stay_apart() -> None:
     """The event slots (23 sailors vs 8, $3 million vs $5 million, Dec. 14 vs Dec. 4)
     decide it: without them the second story joins the first."""
