@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable
-from itertools import chain, compress, filterfalse, pairwise, repeat
-from operator import itemgetter, methodcaller
+from collections.abc import Callable, Iterable
+from itertools import chain, compress, count, pairwise, repeat
+from operator import is_, itemgetter, methodcaller
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -134,6 +134,19 @@ def _unique_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     np.not_equal(s[1:], s[:-1], out=first[1:])
     u = s[first]
     return u, u.searchsorted(a)
+
+
+def _lookup(table: dict[str, int], keys: list[str], fill: Callable[[list[str]], None]
+            ) -> list[int]:
+    """``table[k]`` for every key, after ``fill`` has added the keys missing (each once)."""
+    got = list(map(table.get, keys))
+    if None in got:
+        at = list(compress(count(), map(is_, got, repeat(None))))
+        miss = list(map(keys.__getitem__, at))
+        fill(list(set(miss)))
+        for k, key in zip(at, miss, strict=True):
+            got[k] = table[key]
+    return got
 
 
 def _sublinear(raw: np.ndarray) -> np.ndarray:
@@ -264,10 +277,7 @@ class Features:
         # a line break stays a token: event slots never span it
         split = list(map(str.split, map(_LINE_BREAK, map(str.lower, parts))))
         tokens = list(chain.from_iterable(split))
-        miss = set(filterfalse(cache.__contains__, tokens))
-        if miss:
-            self._fill(list(miss))
-        got = list(map(cache.__getitem__, tokens))
+        got = _lookup(cache, tokens, self._fill)
         ia = np.array(got, np.int64)
         part = np.repeat(np.arange(len(parts)), list(map(len, split)))
         ids, weights, where = [ia], [np.ones(len(ia), np.float32)], [part]
@@ -347,11 +357,8 @@ class Features:
         wid = self.wid
         if len(wid) > 200_000:  # bounded: cleared between batches, never inside one
             wid.clear()
-        new = set(filterfalse(wid.__contains__, words))
-        if new:
-            self._intern(list(new))
         # one key per (part, word); the word's stem bucket rides in its id's low bits
-        key = (part << _PART_SHIFT) | np.array(list(map(wid.__getitem__, words)), np.int64)
+        key = (part << _PART_SHIFT) | np.array(_lookup(wid, words, self._intern), np.int64)
         u, inv = _unique_inverse(key)
         net = np.bincount(inv, weights=sign, minlength=len(u))
         pos = net > 0
