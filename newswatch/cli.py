@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,6 +139,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args.command = "tui"
+    # A one-shot command makes almost no cyclic garbage (about 1,000 objects for 10,000
+    # stories ingested, most of them from imports), yet the cyclic collector would walk its
+    # growing heap again and again: 4% of a cold feed ingest. The desk and the polling loop
+    # run for days, so they keep it.
+    pause_gc = gc.isenabled() and not (
+        args.command == "tui" or (args.command == "run" and not args.once))
+    if pause_gc:
+        gc.disable()
+    try:
+        return _dispatch(args)
+    finally:
+        if pause_gc:  # as it was, for callers in the same process (tests)
+            gc.enable()
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     from newswatch import commands
     from newswatch.store import StoreError
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -135,3 +136,23 @@ def test_the_wheel_ships_every_module_seeds_watchlists_and_styles(tmp_path: Path
         assert f"newswatch/assets/watchlists/{path.name}" in names
     for path in (REPO / "styles").glob("*.tcss"):
         assert f"newswatch/assets/styles/{path.name}" in names
+
+
+def test_one_shot_commands_pause_the_cyclic_gc_and_long_running_ones_keep_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newswatch import commands
+
+    seen: dict[str, bool] = {}
+
+    def record(args, db) -> int:
+        seen[" ".join([args.command, *(["--once"] if getattr(args, "once", False) else [])])] = (
+            gc.isenabled())
+        return 0
+
+    for name in ("stories", "run", "tui"):
+        monkeypatch.setattr(commands, f"cmd_{name}", record)
+    db = str(tmp_path / "db.json")
+    for argv in (["stories"], ["run", "--once"], ["run"], ["tui"]):
+        assert main(["--db", db, *argv]) == 0
+        assert gc.isenabled()  # as it was before, for the rest of this process
+    assert seen == {"stories": False, "run --once": False, "run": True, "tui": True}
