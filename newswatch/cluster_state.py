@@ -4,8 +4,10 @@ continuing after a reload gives the assignments an uninterrupted run would."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import struct
+from collections.abc import Iterator
 from dataclasses import asdict
 
 import numpy as np
@@ -18,6 +20,22 @@ _MAGIC = b"NWCL3\0"
 
 def dump(state: Clusterer) -> bytes:
     """Compact snapshot: magic, header length, orjson header, then raw numpy sections."""
+    with _no_gc():  # ~100k short-lived lists: no collections over the caller's big heap
+        return _dump(state)
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _dump(state: Clusterer) -> bytes:
     cl = list(state.clusters.values())
     pos = {c.cid: k for k, c in enumerate(cl)}
     post = state.postings
@@ -55,13 +73,9 @@ def load(b: bytes) -> Clusterer:
     """The clusterer `dump` saved; ValueError if ``b`` is not one."""
     if b[: len(_MAGIC)] != _MAGIC or len(b) < len(_MAGIC) + 4:
         raise ValueError("not a newswatch clusterer state")
-    gc_was = gc.isenabled()
-    gc.disable()  # ~150k new lists/objects: skip pointless collections over a big heap
-    try:
+    with _no_gc():  # ~150k new lists/objects: skip pointless collections over a big heap
         return _load(b)
-    finally:
-        if gc_was:
-            gc.enable()
+
 
 def _load(b: bytes) -> Clusterer:
     off = len(_MAGIC)
