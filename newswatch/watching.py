@@ -121,8 +121,8 @@ class Prematcher:
         self.fingerprint = watcher.fingerprint
 
     def __call__(self, source: str, title: str, text: str) -> Prematch:
-        return Prematch.of(self.fingerprint,
-                           self.matcher.match(MatchInput(source, title, text)))
+        return Prematch.of(self.fingerprint, self.matcher.match(
+            MatchInput(source, title, text), entity_spans=False))
 
 
 class Watcher:
@@ -151,9 +151,10 @@ class Watcher:
             hits, entities = prematch.wire  # as plain tuples: no records to build
         else:
             hits, entities = Prematch.of(self.fingerprint, self.matcher.match(
-                MatchInput(doc["source"], doc.get("title", ""), text))).wire
+                MatchInput(doc["source"], doc.get("title", ""), text),
+                entity_spans=False)).wire
         # id, name and count only: spans would triple the metadata file (a news story names
-        # its entities dozens of times); the reader recomputes them for the one story shown.
+        # its entities dozens of times), so they are not even computed (entity_spans).
         doc["entities"] = [{"id": i, "name": n, "count": c} for i, n, c, _ in entities]
         reconcile(tx, story_id, doc, hits, now, out)
         tx.put("stories", story_id, doc)

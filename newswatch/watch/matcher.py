@@ -64,7 +64,10 @@ class Matcher:
         self._chunks = ChunkIndex(comp.keys, by_key, _CHUNK_CACHE_MAX)
         self.stats_candidates = 0  # total candidate targets evaluated (for benchmarks)
 
-    def match(self, doc: MatchInput) -> MatchResult:
+    def match(self, doc: MatchInput, entity_spans: bool = True) -> MatchResult:
+        """Rule hits with their spans, and the entities named with their counts, and
+        their spans unless ``entity_spans`` is False (the ingest stores only counts: the
+        character offsets of every mention are most of the cost of a dense story)."""
         self._chunks.trim()
         d = Doc(doc.title, doc.text, self._chunks, self._leaves)
         result = MatchResult()
@@ -96,13 +99,17 @@ class Matcher:
             if found is not None:
                 result.hits.append(RuleHit(cr.watchlist, cr.rule.id, cr.rule.severity, []))
                 hits.append(d.spans(found))
+        for ent, kept in zip(result.entities, ents, strict=True):
+            ent.count = len(kept)
+        if not entity_spans:
+            ents = []
         if hits or ents:  # character offsets of all of them in one go
             offs = d.char_spans({r for kept in chain(hits, ents) for r in kept})
             for hit, spans in zip(result.hits, d.make_spans(hits, offs), strict=True):
                 hit.matches.extend(spans)
-            for ent, kept in zip(result.entities, ents, strict=True):
-                ent.spans = [(FIELDS[fi], s, e) for fi, s, e in (offs[r] for r in kept)]
-                ent.count = len(kept)
+            if entity_spans:
+                for ent, kept in zip(result.entities, ents, strict=True):
+                    ent.spans = [(FIELDS[fi], s, e) for fi, s, e in (offs[r] for r in kept)]
         return result
 
 

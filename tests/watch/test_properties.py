@@ -65,6 +65,10 @@ def test_matcher_spans_point_into_original(q: str, title: str, text: str) -> Non
             assert original[sp.start : sp.end] == sp.text and sp.start < sp.end
     for ent in res.entities:
         assert ent.count == len(ent.spans) > 0
+    counted = m.match(MatchInput("s", title, text), entity_spans=False)  # the ingest's way
+    assert counted.hits == res.hits
+    assert [(e.id, e.count, e.spans) for e in counted.entities] == [
+        (e.id, e.count, []) for e in res.entities]
 
 
 @settings(max_examples=200, deadline=None,
