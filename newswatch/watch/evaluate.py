@@ -279,13 +279,16 @@ class Doc:
         tok, occs = ps.tok, ps.occs
         starts: dict[int, int] = {}
         ends: dict[int, int] = {}
+        chunk_at: list[list[int] | None] = [None, None]  # per field, when first needed
         for t in {t for r in ranges for t in r}:
             fi = t >= TEXT_BASE
             j, k = tok[t]
             c = occs[fi][j]
-            co = self.fields[fi].offsets(occs[fi])[j]
+            at = chunk_at[fi]
+            if at is None:
+                at = chunk_at[fi] = self.fields[fi].offsets(occs[fi])
             s0, e0 = info[c][5][k]  # type: ignore[index]
-            starts[t], ends[t] = co + s0, co + e0
+            starts[t], ends[t] = at[j] + s0, at[j] + e0
         return {(a, b): (a >= TEXT_BASE, starts[a], ends[b]) for a, b in ranges}
 
     def make_spans(self, hits: list[list[Range]], offs: dict[Range, tuple[int, int, int]]
