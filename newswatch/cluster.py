@@ -167,7 +167,7 @@ class Clusterer:
         """Assign one story to a cluster (new or existing); never raises on odd input."""
         p = self.p
         feat, sf = self._feat, inp.features
-        if sf is None or sf.key != feat.key:
+        if sf is None or sf.key != feat.key or (sf.entities and sf.entities != inp.entities):
             sf = feat.story(inp.title, inp.text)
         ids, tf, intitle, years = feat.fold(sf, inp.entities)
         mine = slot.group(sf.slots)

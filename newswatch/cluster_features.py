@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, compress, count, pairwise, repeat
 from operator import is_, itemgetter, methodcaller
 from typing import TYPE_CHECKING
@@ -219,10 +219,12 @@ class Features:
         assert features is not None
         return features
 
-    def stories(self, pairs: Iterable[tuple[str, str]]) -> PackedFeatures:
+    def stories(self, pairs: Iterable[tuple[str, str]],
+                entities: Sequence[tuple[str, ...]] | None = None) -> PackedFeatures:
         """``story(title, text)`` of many stories, packed. Their text parts (title, body,
         title, ...) are tokenised, looked up and counted in bulk: C loops over the whole
-        batch and one numpy pass, not Python work per story."""
+        batch and one numpy pass, not Python work per story. ``entities``, one tuple per
+        story, are folded in as ``fold`` would (their weights added after all others)."""
         p = self.p
         parts: list[str] = []
         for title, text in pairs:
@@ -242,6 +244,12 @@ class Features:
             spaces = np.fromiter(map(str.count, flat, repeat(" ")), np.int64, len(flat))
             self._names(flat, run_part, spaces, ids, weights, where)
             self._caps(parts, runs, flat, run_part, spaces, ids, weights, where)
+        folded = tuple(entities) if entities is not None else ((),) * n
+        if any(folded):  # in the body part: never title-weighted
+            eb = [self._entity_buckets(e) for e in folded]
+            ids.append(np.fromiter(chain.from_iterable(eb), np.int64))
+            weights.append(np.full(len(ids[-1]), 2.0 * p.ent_weight, np.float32))
+            where.append(np.repeat(np.arange(1, 2 * n, 2), list(map(len, eb))))
         part = np.concatenate(where)  # 2i: story i's title, 2i + 1: its body
         va = np.concatenate(weights)
         intitle_pair = (part & 1) == 0
@@ -258,7 +266,7 @@ class Features:
         return PackedFeatures(tuple(ends.tolist()), (u & MASK).astype(np.intp, copy=False),
                               raw, intitle, _sublinear(raw),
                               tuple(tuple(sorted(y)) for y in years), (self.key,) * n,
-                              tuple(tuple(sorted(s)) for s in slots))
+                              tuple(tuple(sorted(s)) for s in slots), folded)
 
     def _words(self, parts: list[str], years: list[set[int]], slots: list[set[str]]
                ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
@@ -381,16 +389,12 @@ class Features:
     def fold(self, sf: StoryFeatures, entities: tuple[str, ...] = ()):
         """Add the entity features to ``sf`` and apply sublinear tf: (ids, tf, intitle, years),
         exactly what featurising title, text and entities at once gives."""
-        if not entities:
+        if sf.entities == entities:  # none, or folded in already
             return sf.ids, sf.tf, sf.intitle, sf.years
+        if sf.entities:
+            raise ValueError("features folded with other entities")
         u, raw, intitle = sf.ids, sf.raw, sf.intitle
-        eids = self.entity_ids.get(entities)
-        if eids is None:
-            if len(self.entity_ids) > 10_000:
-                self.entity_ids.clear()
-            eids = self.entity_ids[entities] = [
-                _h("p " + " ".join(ws)) for ws in (_clean(str(e)).lower().split()
-                                                   for e in entities) if ws]
+        eids = self._entity_buckets(entities)
         if not eids:
             return u, sf.tf, intitle, sf.years
         # raw sums come first, then each entity weight in order: the same float64
@@ -402,6 +406,16 @@ class Features:
         it = np.zeros(len(u2), bool)
         it[inv[: len(u)]] = intitle
         return u2, _sublinear(raw), it, sf.years
+
+    def _entity_buckets(self, entities: tuple[str, ...]) -> list[int]:
+        eids = self.entity_ids.get(entities)
+        if eids is None:
+            if len(self.entity_ids) > 10_000:
+                self.entity_ids.clear()
+            eids = self.entity_ids[entities] = [
+                _h("p " + " ".join(ws)) for ws in (_clean(str(e)).lower().split()
+                                                   for e in entities) if ws]
+        return eids
 
     def __call__(self, title: str, text: str, entities: tuple[str, ...] = ()):
         return self.fold(self.story(title, text), entities)

@@ -25,6 +25,9 @@ class StoryFeatures:
     key: tuple[float, float, float, float, int]
     tf: np.ndarray  # float32, _sublinear(raw)
     slots: tuple[str, ...] = ()
+    # the watchlist entities already folded in (``Features.stories(pairs, entities)``):
+    # then ids, raw, tf and intitle are what folding them in gives
+    entities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class PackedFeatures:
     years: tuple[tuple[int, ...], ...]
     keys: tuple[tuple[float, float, float, float, int], ...]
     slots: tuple[tuple[str, ...], ...] = ()
+    entities: tuple[tuple[str, ...], ...] = ()
 
     @classmethod
     def pack(cls, features: list[StoryFeatures | None]) -> PackedFeatures:
@@ -61,7 +65,7 @@ class PackedFeatures:
                    np.concatenate([f.intitle for f in real]),
                    np.concatenate([f.tf for f in real]),
                    tuple(f.years for f in real), tuple(f.key for f in real),
-                   tuple(f.slots for f in real))
+                   tuple(f.slots for f in real), tuple(f.entities for f in real))
 
     def unpack(self) -> list[StoryFeatures | None]:
         out: list[StoryFeatures | None] = []
@@ -73,7 +77,8 @@ class PackedFeatures:
                 continue
             out.append(StoryFeatures(ids[start:end], raw[start:end], intitle[start:end],
                                      self.years[j], self.keys[j], tf[start:end],
-                                     self.slots[j] if self.slots else ()))
+                                     self.slots[j] if self.slots else (),
+                                     self.entities[j] if self.entities else ()))
             start, j = end, j + 1
         return out
 

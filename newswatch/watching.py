@@ -105,6 +105,11 @@ class Prematch:
             tuple((e.id, e.name, e.count, tuple(e.spans)) for e in result.entities)))
 
     @property
+    def entity_ids(self) -> tuple[str, ...]:
+        """The entities found, in order: what the story's clustering features fold in."""
+        return tuple(e[0] for e in self.wire[1])
+
+    @property
     def result(self) -> MatchResult:
         hits, entities = self.wire
         return MatchResult(

@@ -325,3 +325,28 @@ def test_a_big_clusters_slot_counts_stay_bounded() -> None:
     merged: slot.Counts = {"#sailo": {"7": 5}}
     slot.merge(merged, counts)
     assert len(merged["#sailo"]) <= slot.MAX_VALUES and merged["#sailo"]["23"] == 1000
+
+
+def test_entities_folded_where_the_features_are_made_equal_folding_them_later() -> None:
+    from newswatch.cluster_features import Features
+
+    docs = [(x.title, x.text) for x in background(60)]
+    entities = [("zelensky", "black-sea")[: k % 3] for k in range(len(docs))]
+    feat = Features(Params())
+    folded = feat.stories(docs, entities).unpack()
+    plain = feat.stories(docs).unpack()
+    for f, p, ents in zip(folded, plain, entities, strict=True):
+        assert f is not None and p is not None and f.entities == ents
+        for a, b in zip(feat.fold(f, ents), feat.fold(p, ents), strict=True):
+            assert (a == b).all() if hasattr(a, "all") else a == b
+    # a clusterer given either ends in the same state; features folded with other entities
+    # than the story now has are made afresh, never folded twice
+    def state(feats: list, given: list) -> bytes:
+        c = Clusterer()
+        for k, ((t, x), f, ents) in enumerate(zip(docs, feats, given, strict=True)):
+            c.add(ClusterInput(f"s{k}", t, x, "src", None, "2026-01-01T00:00:00Z", ents, f))
+        return c.to_bytes()
+
+    nato = [("nato",)] * len(docs)
+    assert state(folded, entities) == state(plain, entities) != state(plain, [()] * len(docs))
+    assert state(folded, nato) == state([None] * len(docs), nato)

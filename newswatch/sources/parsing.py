@@ -48,8 +48,9 @@ def parse_body(data: bytes, source: str, location: str, content_type: str | None
              _extra(enrich, i.source, i.title, i.text) if enrich is not None else None)
             for i in items]
     packed: PackedFeatures | None = None
-    if items:
-        packed = _extra(worker.features.stories, [(i.title, i.text) for i in items])
+    if items:  # entities the enrich result names (a prematch's) are folded in here
+        entities = [getattr(row[7], "entity_ids", ()) for row in rows]
+        packed = _extra(worker.features.stories, [(i.title, i.text) for i in items], entities)
     return parsed.error, parsed.skipped, rows, packed
 
 
