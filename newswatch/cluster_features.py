@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import Stemmer
 
+from newswatch.cluster_text import NUMBER_WORDS, STOP, read_slots
 from newswatch.cluster_types import PackedFeatures, StoryFeatures
 
 if TYPE_CHECKING:
@@ -22,22 +23,6 @@ NBITS = 20
 NB = 1 << NBITS
 MASK = NB - 1
 
-_STOPWORDS = """
-a about above after again against all also am an and any are aren't as at be because been
-before being below between both but by can can't cannot could couldn't did didn't do does
-doesn't doing don't down during each few for from further had hadn't has hasn't have haven't
-having he he'd he'll he's her here here's hers herself him himself his how how's i i'd i'll
-i'm i've if in into is isn't it it's its itself let's me more most mustn't my myself no nor
-not of off on once only or other ought our ours ourselves out over own same shan't she she'd
-she'll she's should shouldn't so some such than that that's the their theirs them themselves
-then there there's these they they'd they'll they're they've this those through to too under
-until up very was wasn't we we'd we'll we're we've were weren't what what's when when's where
-where's which while who who's whom why why's with won't would wouldn't you you'd you'll
-you're you've your yours yourself yourselves said says say told tell according just like
-will one two new also may might would could last first year years time mr mrs ms s t
-monday tuesday wednesday thursday friday saturday sunday today yesterday week day
-"""
-STOP = frozenset(_STOPWORDS.split())
 
 _L = "a-z\u00e0-\u00f6\u00f8-\u00ff"
 _U = "A-Z\u00c0-\u00d6\u00d8-\u00de"
@@ -48,34 +33,13 @@ _WORD = re.compile(f"[{_L}]+(?:['\\-][{_L}]+)*|\\d+(?:[.,]\\d+)*")  # on lowerca
 _U_START = re.compile(f"[{_U}]")  # a part starting with a capitalised word (starts a run)
 _STEM = Stemmer.Stemmer("english")
 _MULTI = -2  # cache value of a token with several (bucket, weight) pairs, or a number word
-# event slots, read around the tokens with digits and number words (lowercased): a number
-# and the word after it ("23 pirates", "33-year-old", "11th doctor", "three sailors"), a day
-# of a month ("dec. 14", "14 december")
-_NUM_NOUN = re.compile(r"\b(\d+(?:[.,]\d+)?)[ -]([a-z]+)")
-_MON = "(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\\.?"
-_DAY_A = re.compile(f"\\b{_MON} (\\d{{1,2}})(?:st|nd|rd|th)?\\b")
-_DAY_B = re.compile(f"\\b(\\d{{1,2}})(?:st|nd|rd|th)? {_MON}(?![a-z])")
 _LINE_BREAK = methodcaller("replace", "\n", " \x00 ")  # a token, one without features
-_MONTH_IN = re.compile(_MON)
-# number words before a noun are event slots too ("three sailors", "eleventh doctor"); not
-# "one" and "first", which mostly count nothing ("one of the", "for the first time")
-_NUMBER_WORDS = {w: str(k) for words in (
-    "_ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty",
-    "_ second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
-    "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth",
-) for k, w in enumerate(words.split(), 1) if w != "_"}
-_ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th)")
-_ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
-_WORD_END = frozenset(_ASCII_LOWER + ".")  # how a month word ends
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 # a capitalised word's id: serial number << _BUCKET_BITS | its stem bucket + 1; a key of one
 # (part, word): part << _PART_SHIFT | the word's id
 _BUCKET_BITS = NBITS + 1
 _BUCKET_FIELD = (1 << _BUCKET_BITS) - 1
 _PART_SHIFT = 40
-_MONTHS = frozenset(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
-                     "nov", "dec"))
 
 
 def _h(key: str) -> int:
@@ -84,41 +48,6 @@ def _h(key: str) -> int:
 
 def _clean(s: str) -> str:
     return s.replace("\u2019", "'").replace("\u2018", "'").replace("\u00a0", " ")
-
-
-def _slots(prev: str, tok: str, nxt: str, out: set[str]) -> None:
-    """Add the event slots read at a token with digits (``prev`` and ``nxt``: the tokens
-    around it in its part, or "") to ``out``: "#pirat 23" (a number and the first five
-    letters of the word after it, not a stop word) and "@dec 14" (a day of a month).
-    A number word ("three", "eleventh") before a word counts as its number."""
-    if tok in _NUMBER_WORDS:
-        w = nxt[: len(nxt) - len(nxt.lstrip(_ASCII_LOWER))]
-        if w and w not in STOP:
-            out.add(f"#{w[:5]} {_NUMBER_WORDS[tok]}")
-        return
-    if "a" <= nxt[:1] <= "z" and tok.isdigit() and tok.isascii():  # "23 sailors"
-        w = nxt[: len(nxt) - len(nxt.lstrip(_ASCII_LOWER))]
-        if w not in STOP:
-            out.add(f"#{w[:5]} {tok}")
-        if len(tok) <= 2 and nxt[:3] in _MONTHS:
-            for d, m in _DAY_B.findall(f"{tok} {nxt}"):
-                out.add(f"@{m} {int(d)}")
-    elif nxt[:1].isalpha() or "-" in tok:  # a word after the number, or inside the token
-        pair = f"{tok} {nxt}"
-        if (m := _ORDINAL.fullmatch(tok)) and "a" <= nxt[:1] <= "z":  # "11th doctor"
-            w = nxt[: len(nxt) - len(nxt.lstrip(_ASCII_LOWER))]
-            if w not in STOP:
-                out.add(f"#{w[:5]} {m[1]}")
-        for n, w in _NUM_NOUN.findall(pair):
-            if w not in STOP:
-                out.add(f"#{w[:5]} {n}")
-        if nxt[:3] in _MONTHS:
-            for d, m in _DAY_B.findall(pair):
-                out.add(f"@{m} {int(d)}")
-    if (tok[:1].isdigit() and prev[-1:] in _WORD_END
-            and (prev[:3] in _MONTHS or not prev.isalpha()) and _MONTH_IN.search(prev)):
-        for m, d in _DAY_A.findall(f"{prev} {tok}"):
-            out.add(f"@{m} {int(d)}")
 
 
 def _key(p: Params) -> tuple[float, float, float, float, int]:
@@ -187,7 +116,7 @@ class Features:
             words[w] = -1 if w in STOP or st in STOP else _h(st)
         for t, ws in zip(miss, parts, strict=True):
             if len(ws) == 1 and ws[0][0] > "9":
-                if t not in _NUMBER_WORDS:
+                if t not in NUMBER_WORDS:
                     cache[t] = words[ws[0]]
                     continue
                 # a number word: the same feature, but its token is visited for slots
@@ -321,7 +250,7 @@ class Features:
         for k, t, pk, pb, pa in compress(rows, has):
             prev = tokens[k - 1] if k and pb == pk else ""
             nxt = tokens[k + 1] if k + 1 < n and pa == pk else ""
-            _slots(prev, t, nxt, slots[pk >> 1])
+            read_slots(prev, t, nxt, slots[pk >> 1])
 
     def _names(self, flat: list[str], run_part: np.ndarray, spaces: np.ndarray, ids: list,
                weights: list, where: list) -> None:

@@ -46,7 +46,7 @@ class Params:
     sweep_every: int = 1024
     weights: tuple[float, ...] = WEIGHTS
     bias: float = BIAS
-    # event slots (numbers with their noun, days of a month; see cluster_features._slots
+    # event slots (numbers with their noun, days of a month; see cluster_text.read_slots
     # and cluster_slots), added in session 4 (train+dev objective 1.1209 -> 1.1261; a grid of
     # 48 settings over 20 orders found slot_conf 0.12 a little better on train+dev but not on
     # test, so these stay):

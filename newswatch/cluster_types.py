@@ -16,7 +16,7 @@ class StoryFeatures:
     those weights (what folding no entities gives, computed here to spare the clustering
     process), which buckets occur in the title, the years 1950-2049 mentioned, the params
     they were computed with and the story's event ``slots`` (see
-    ``cluster_features._slots``), sorted."""
+    ``cluster_text.read_slots``), sorted."""
 
     ids: np.ndarray  # intp (what numpy indexes with fastest), sorted unique
     raw: np.ndarray  # float64
