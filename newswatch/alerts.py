@@ -137,12 +137,19 @@ def reconcile(tx: Transaction, story_id: str, story_doc: dict[str, Any],
 
 def save_alert(tx: Transaction, aid: str, doc: dict[str, Any]) -> None:
     """Write an alert and keep the outbox in step with its emitted / retired flags."""
-    tx.put(ALERTS, aid, doc)
-    if doc.get("emitted") or doc.get("retired"):
-        if tx.get(OUTBOX, aid) is not None:
-            tx.delete(OUTBOX, aid)
-    elif tx.get(OUTBOX, aid) is None:
-        tx.put(OUTBOX, aid, {"created": doc["created"]})
+    save_alerts(tx, {aid: doc})
+
+
+def save_alerts(tx: Transaction, docs: Mapping[str, dict[str, Any]]) -> None:
+    """``save_alert`` of many alerts, their outbox entries looked up together."""
+    queued = tx.get_many(OUTBOX, docs)
+    for aid, doc in docs.items():
+        tx.put(ALERTS, aid, doc)
+        if doc.get("emitted") or doc.get("retired"):
+            if aid in queued:
+                tx.delete(OUTBOX, aid)
+        elif aid not in queued:
+            tx.put(OUTBOX, aid, {"created": doc["created"]})
 
 
 def pending_alerts(store: Store) -> list[tuple[str, dict[str, Any]]]:

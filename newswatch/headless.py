@@ -17,7 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 
-from newswatch.alerts import ALERTS, alert_from_doc, alert_json, pending_alerts, save_alert
+from newswatch.alerts import (
+    ALERTS,
+    alert_from_doc,
+    alert_json,
+    pending_alerts,
+    save_alert,
+    save_alerts,
+)
 from newswatch.clusters import CLUSTERS
 from newswatch.models import utc_now
 from newswatch.poller import Poller, PollReport
@@ -78,8 +85,7 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
         flushed = time.monotonic()
         if marks or records or partial:
             with store.transaction() as tx:
-                for aid in marks:
-                    _mark(tx, aid)
+                _mark(tx, marks)
                 for aid, names in partial.items():
                     _delivered(tx, aid, names)
                 for key, record in records.items():
@@ -150,11 +156,11 @@ def _delivered(tx: Transaction, alert_id: str, sinks: list[str]) -> None:
         save_alert(tx, alert_id, doc)
 
 
-def _mark(tx: Transaction, alert_id: str) -> None:
-    doc = tx.get(ALERTS, alert_id)
-    if doc is not None:
+def _mark(tx: Transaction, alert_ids: list[str]) -> None:
+    docs = tx.get_many(ALERTS, alert_ids)
+    for doc in docs.values():
         doc["emitted"] = True
-        save_alert(tx, alert_id, doc)
+    save_alerts(tx, docs)
 
 
 class Runner:

@@ -152,6 +152,27 @@ class Store:
         shard = self._index(table, layout).get(key)
         return None if shard is None else self._shard(table, shard, layout).get(key)
 
+    def _docs(self, table: str, keys: Iterable[str]) -> dict[str, Doc]:
+        """``_doc`` of many keys (those found), the table's layout and index looked up once."""
+        if table == "meta":
+            raw = self._raw(table)
+            return {k: raw[k] for k in keys if k in raw}
+        layout = self._layout(table)
+        index = self._index(table, layout)
+        shards: dict[int, dict[str, Doc]] = {}
+        out: dict[str, Doc] = {}
+        for key in keys:
+            shard = index.get(key)
+            if shard is None:
+                continue
+            data = shards.get(shard)
+            if data is None:
+                data = shards[shard] = self._shard(table, shard, layout)
+            doc = data.get(key)
+            if doc is not None:
+                out[key] = doc
+        return out
+
     def _raw(self, table: str) -> dict[str, Doc]:
         """Every committed document of a table (cached per generation). Caller holds
         the mutex and has refreshed."""
@@ -182,8 +203,7 @@ class Store:
     def get_many(self, table: str, keys: Iterable[str]) -> dict[str, Doc]:
         with self._mutex:
             self._refresh()
-            found = {key: self._doc(table, key) for key in keys}
-            return {key: dict(doc) for key, doc in found.items() if doc is not None}
+            return {key: dict(doc) for key, doc in self._docs(table, keys).items()}
 
     def items(self, table: str) -> list[tuple[str, Mapping[str, Any]]]:
         """Every (key, document) of a table, without copying: treat them as read-only.
@@ -354,6 +374,18 @@ class Transaction:
             return dict(doc) if doc is not None else None
         doc = self._store._doc(table, key)
         return dict(doc) if doc is not None else None
+
+    def get_many(self, table: str, keys: Iterable[str]) -> dict[str, Doc]:
+        """``get`` of many keys: the documents found (copies), staged changes first."""
+        changes = self.staged.get(table, {})
+        keys = list(keys)
+        committed = self._store._docs(table, [k for k in keys if k not in changes])
+        out = {}
+        for key in keys:
+            doc = changes[key] if key in changes else committed.get(key)
+            if doc is not None:
+                out[key] = dict(doc)
+        return out
 
     def put(self, table: str, key: str, doc: Doc) -> None:
         self.staged.setdefault(table, {})[key] = doc
