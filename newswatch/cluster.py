@@ -38,6 +38,7 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
+import orjson
 
 from newswatch import cluster_slots as slot
 from newswatch.cluster_features import NB, Features, story_features
@@ -63,18 +64,35 @@ def _days(ts: str | None) -> float | None:
 
 
 class _Cluster:
-    __slots__ = ("cid", "ids", "vals", "n", "last", "years", "slots", "strong")
+    __slots__ = ("cid", "ids", "vals", "n", "last", "years", "_slots", "raw_slots", "strong")
 
-    def __init__(self, cid, ids, vals, n, last, years, slots=None):
+    def __init__(self, cid, ids, vals, n, last, years, slots=None, raw_slots=None):
         self.cid: str = cid
         self.ids: np.ndarray = ids  # intp buckets, by weight at last update (desc)
         self.vals: np.ndarray = vals  # float32 summed member tf / member tf-idf norm
         self.n: int = n
         self.last: float | None = last
         self.years: dict[int, int] = years
-        self.slots: slot.Counts = {} if slots is None else slots  # see cluster_slots
+        self._slots: slot.Counts | None = (
+            None if raw_slots is not None else {} if slots is None else slots)
+        # the slot counts as saved (orjson), until first used: most clusters of a reloaded
+        # state are never candidates again, and are saved again as they were loaded
+        self.raw_slots: bytes | None = raw_slots
         # per slot key, its values named by enough members (see cluster_slots.agreement)
         self.strong: dict[str, Any] = {}
+
+    @property
+    def slots(self) -> slot.Counts:
+        """Per slot key, how many members name each value (see cluster_slots); may be
+        changed in place (the saved form is dropped once they are read)."""
+        if self._slots is None:
+            self._slots = orjson.loads(self.raw_slots) if self.raw_slots else {}
+            self.raw_slots = None
+        return self._slots
+
+    @slots.setter
+    def slots(self, value: slot.Counts) -> None:
+        self._slots, self.raw_slots = value, None
 
 
 class Clusterer:

@@ -15,7 +15,8 @@ import orjson
 
 from newswatch.cluster import Clusterer, Params, _Cluster
 
-_MAGIC = b"NWCL3\0"
+_MAGIC = b"NWCL4\0"
+_MAGIC_V3 = b"NWCL3\0"  # slot counts in the header: read, then saved as version 4
 
 
 def dump(state: Clusterer) -> bytes:
@@ -38,6 +39,9 @@ def _no_gc() -> Iterator[None]:
 def _dump(state: Clusterer) -> bytes:
     cl = list(state.clusters.values())
     pos = {c.cid: k for k, c in enumerate(cl)}
+    # each cluster's slot counts as orjson, reusing the bytes of those never read since load
+    slot_json = [c.raw_slots if c.raw_slots is not None
+                 else orjson.dumps(c.slots) if c.slots else b"" for c in cl]
     post = state.postings
     nz = np.flatnonzero(state.df).astype(np.int32)
     sections = {
@@ -52,6 +56,8 @@ def _dump(state: Clusterer) -> bytes:
         "pkeys": np.fromiter(post, np.int32, len(post)),
         "plens": np.fromiter(map(len, post.values()), np.int32, len(post)),
         "pmem": np.array([pos[cid] for pl in post.values() for cid in pl], np.int32),
+        "slot_len": np.fromiter(map(len, slot_json), np.int32, len(cl)),
+        "slot_data": np.frombuffer(b"".join(slot_json), np.uint8),
     }
     head = {
         "params": asdict(state.p),
@@ -61,7 +67,6 @@ def _dump(state: Clusterer) -> bytes:
         "cid": [c.cid for c in cl],
         "years": [[k, *[v for yc in sorted(c.years.items()) for v in yc]]
                   for k, c in enumerate(cl) if c.years],
-        "slots": [[k, c.slots] for k, c in enumerate(cl) if c.slots],
         "sections": [[k, str(a.dtype), len(a)] for k, a in sections.items()],
     }
     hb = orjson.dumps(head)
@@ -71,7 +76,7 @@ def _dump(state: Clusterer) -> bytes:
 
 def load(b: bytes) -> Clusterer:
     """The clusterer `dump` saved; ValueError if ``b`` is not one."""
-    if b[: len(_MAGIC)] != _MAGIC or len(b) < len(_MAGIC) + 4:
+    if b[: len(_MAGIC)] not in (_MAGIC, _MAGIC_V3) or len(b) < len(_MAGIC) + 4:
         raise ValueError("not a newswatch clusterer state")
     with _no_gc():  # ~150k new lists/objects: skip pointless collections over a big heap
         return _load(b)
@@ -84,9 +89,10 @@ def _load(b: bytes) -> Clusterer:
     head = orjson.loads(b[off : off + hl])
     off += hl
     sec = {}
+    at = {}  # where each section starts in b
     for name, dtype, count in head["sections"]:
         a = np.frombuffer(b, dtype, count, off)
-        sec[name] = a
+        sec[name], at[name] = a, off
         off += a.nbytes
     if off != len(b):
         raise ValueError("clusterer state has the wrong length")
@@ -104,15 +110,23 @@ def _load(b: bytes) -> Clusterer:
         idl = np.split(sec["ids"].astype(np.intp), cuts)
         vall = np.split(sec["vals"].copy(), cuts)
         lasts = [None if x != x else x for x in sec["last"].tolist()]
+        raws: list[bytes | None] = [None] * len(names)
+        if "slot_len" in sec:  # version 4: each cluster's slot counts, parsed when first used
+            start = at["slot_data"]
+            for k, m in enumerate(sec["slot_len"].tolist()):
+                if m:
+                    raws[k] = b[start : start + m]
+                    start += m
         clusters = o.clusters
-        for cid, n, last, ids, vals in zip(names, sec["n"].tolist(), lasts, idl, vall,
-                                           strict=True):
-            clusters[cid] = _Cluster(cid, ids, vals, n, last, {})
+        for cid, n, last, ids, vals, raw in zip(names, sec["n"].tolist(), lasts, idl, vall,
+                                                raws, strict=True):
+            clusters[cid] = _Cluster(cid, ids, vals, n, last, {}, raw_slots=raw)
         for row in head["years"]:
             it = iter(row[1:])
             o.clusters[names[row[0]]].years = dict(zip(it, it, strict=True))
-        for k, cs in head.get("slots", ()):
+        for k, cs in head.get("slots", ()):  # version 3
             o.clusters[names[k]].slots = cs
+
     pmem = [names[k] for k in sec["pmem"].tolist()]
     post = o.postings
     k = 0

@@ -350,3 +350,22 @@ def test_entities_folded_where_the_features_are_made_equal_folding_them_later() 
     nato = [("nato",)] * len(docs)
     assert state(folded, entities) == state(plain, entities) != state(plain, [()] * len(docs))
     assert state(folded, nato) == state([None] * len(docs), nato)
+
+
+def test_a_version_3_state_loads_and_is_saved_as_version_4() -> None:
+    """Version 3 kept every cluster's slot counts in the header; version 4 keeps them as
+    per-cluster bytes, parsed only when a cluster is used again."""
+    v3 = (REPO / "tests" / "data" / "clusterer-v3.bin").read_bytes()  # 30 stories, session 4
+    assert v3.startswith(b"NWCL3")
+    old = Clusterer.from_bytes(v3)
+    v4 = old.to_bytes()
+    assert v4.startswith(b"NWCL4")
+    new = Clusterer.from_bytes(v4)
+    assert new.to_bytes() == v4  # slot bytes never read are saved as they were
+    assert any(c.raw_slots for c in new.clusters.values())
+    assert {k: c.slots for k, c in new.clusters.items()} == {
+        k: c.slots for k, c in old.clusters.items()}
+    assert any(c.slots for c in new.clusters.values())
+    items = _stream()[30:60]
+    assert [old.add(x) for x in items] == [new.add(x) for x in items]
+    assert old.to_bytes() == new.to_bytes()
