@@ -64,35 +64,46 @@ def _days(ts: str | None) -> float | None:
 
 
 class _Cluster:
-    __slots__ = ("cid", "ids", "vals", "n", "last", "years", "_slots", "raw_slots", "strong")
+    __slots__ = ("cid", "ids", "vals", "n", "last", "years", "_slots", "saved_slots",
+                 "strong")
 
-    def __init__(self, cid, ids, vals, n, last, years, slots=None, raw_slots=None):
+    def __init__(self, cid, ids, vals, n, last, years, slots=None, saved_slots=None):
         self.cid: str = cid
         self.ids: np.ndarray = ids  # intp buckets, by weight at last update (desc)
         self.vals: np.ndarray = vals  # float32 summed member tf / member tf-idf norm
         self.n: int = n
         self.last: float | None = last
         self.years: dict[int, int] = years
+        # the slot counts (see ``slots``), None until first read when loaded as bytes
         self._slots: slot.Counts | None = (
-            None if raw_slots is not None else {} if slots is None else slots)
-        # the slot counts as saved (orjson), until first used: most clusters of a reloaded
-        # state are never candidates again, and are saved again as they were loaded
-        self.raw_slots: bytes | None = raw_slots
+            None if saved_slots is not None else {} if slots is None else slots)
+        # the slot counts as orjson, valid until they change (``slots_changed``): a
+        # reloaded state parses only the clusters used again, and saving reuses the bytes
+        # of every cluster whose counts did not change
+        self.saved_slots: bytes | None = saved_slots
         # per slot key, its values named by enough members (see cluster_slots.agreement)
         self.strong: dict[str, Any] = {}
 
     @property
     def slots(self) -> slot.Counts:
-        """Per slot key, how many members name each value (see cluster_slots); may be
-        changed in place (the saved form is dropped once they are read)."""
+        """Per slot key, how many members name each value (see cluster_slots). Whoever
+        changes them in place calls ``slots_changed``."""
         if self._slots is None:
-            self._slots = orjson.loads(self.raw_slots) if self.raw_slots else {}
-            self.raw_slots = None
+            self._slots = orjson.loads(self.saved_slots) if self.saved_slots else {}
         return self._slots
 
     @slots.setter
     def slots(self, value: slot.Counts) -> None:
-        self._slots, self.raw_slots = value, None
+        self._slots, self.saved_slots = value, None
+
+    def slots_changed(self) -> None:
+        self.saved_slots = None
+
+    def slot_json(self) -> bytes:
+        """The slot counts as orjson (b"" for none), kept until they change."""
+        if self.saved_slots is None:
+            self.saved_slots = orjson.dumps(self._slots) if self._slots else b""
+        return self.saved_slots
 
 
 class Clusterer:
@@ -272,6 +283,7 @@ class Clusterer:
             c.years[y] = c.years.get(y, 0) + 1
         if mine:
             slot.count(c.slots, mine)
+            c.slots_changed()
         c.strong = {}  # its size changed, if not its slots
 
         # ---- merge: a second strong candidate whose centroid is close to the chosen one
@@ -363,6 +375,7 @@ class Clusterer:
         for y, v in src.years.items():
             dst.years[y] = dst.years.get(y, 0) + v
         slot.merge(dst.slots, src.slots)
+        dst.slots_changed()
         dst.strong = {}
         self._touch(dst)
         repost(self.postings, dst.cid, old, self._terms(dst), self.p.posting_cap)

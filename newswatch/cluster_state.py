@@ -39,9 +39,7 @@ def _no_gc() -> Iterator[None]:
 def _dump(state: Clusterer) -> bytes:
     cl = list(state.clusters.values())
     pos = {c.cid: k for k, c in enumerate(cl)}
-    # each cluster's slot counts as orjson, reusing the bytes of those never read since load
-    slot_json = [c.raw_slots if c.raw_slots is not None
-                 else orjson.dumps(c.slots) if c.slots else b"" for c in cl]
+    slot_json = [c.slot_json() for c in cl]  # bytes kept from the last save if unchanged
     post = state.postings
     nz = np.flatnonzero(state.df).astype(np.int32)
     sections = {
@@ -110,17 +108,17 @@ def _load(b: bytes) -> Clusterer:
         idl = np.split(sec["ids"].astype(np.intp), cuts)
         vall = np.split(sec["vals"].copy(), cuts)
         lasts = [None if x != x else x for x in sec["last"].tolist()]
-        raws: list[bytes | None] = [None] * len(names)
+        saved: list[bytes | None] = [None] * len(names)
         if "slot_len" in sec:  # version 4: each cluster's slot counts, parsed when first used
             start = at["slot_data"]
             for k, m in enumerate(sec["slot_len"].tolist()):
                 if m:
-                    raws[k] = b[start : start + m]
+                    saved[k] = b[start : start + m]
                     start += m
         clusters = o.clusters
-        for cid, n, last, ids, vals, raw in zip(names, sec["n"].tolist(), lasts, idl, vall,
-                                                raws, strict=True):
-            clusters[cid] = _Cluster(cid, ids, vals, n, last, {}, raw_slots=raw)
+        for cid, n, last, ids, vals, sj in zip(names, sec["n"].tolist(), lasts, idl, vall,
+                                               saved, strict=True):
+            clusters[cid] = _Cluster(cid, ids, vals, n, last, {}, saved_slots=sj)
         for row in head["years"]:
             it = iter(row[1:])
             o.clusters[names[row[0]]].years = dict(zip(it, it, strict=True))
