@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from newswatch.store.store import Transaction
+    from newswatch.store.transaction import Transaction
 
 
 def _from_v2(tx: Transaction) -> None:

@@ -1,4 +1,4 @@
-"""Store and Transaction: sharded tables under a TinyDB manifest, texts and blobs beside
+"""The Store: sharded tables under a TinyDB manifest, texts and blobs beside
 it, atomic commits under an inter-process lock (the layout: :mod:`newswatch.store`)."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from newswatch.store.files import Blobs, Segments, fsync_dir, make_dir
 from newswatch.store.migrations import MIGRATIONS
 from newswatch.store.shards import Layout, index_doc, index_from_doc, plan
 from newswatch.store.tiny import AtomicJSONStorage, HeldCache, KeyedTinyDB
+from newswatch.store.transaction import Transaction
 
 SCHEMA_VERSION = 3
 LOCK_TIMEOUT_S = 60.0
@@ -352,50 +353,3 @@ class Store:
                 if gen.isdigit() and int(gen) < keep_from:
                     with contextlib.suppress(OSError):
                         path.unlink()
-
-
-class Transaction:
-    """Changes staged under the store's exclusive lock; see :meth:`Store.transaction`."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.staged: dict[str, dict[str, Doc | None]] = {}
-        self.staged_texts: dict[str, str] = {}
-        self.staged_blobs: dict[str, bytes] = {}
-
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    def get(self, table: str, key: str) -> Doc | None:
-        changes = self.staged.get(table, {})
-        if key in changes:
-            doc = changes[key]
-            return dict(doc) if doc is not None else None
-        doc = self._store._doc(table, key)
-        return dict(doc) if doc is not None else None
-
-    def get_many(self, table: str, keys: Iterable[str]) -> dict[str, Doc]:
-        """``get`` of many keys: the documents found (copies), staged changes first."""
-        changes = self.staged.get(table, {})
-        keys = list(keys)
-        committed = self._store._docs(table, [k for k in keys if k not in changes])
-        out = {}
-        for key in keys:
-            doc = changes[key] if key in changes else committed.get(key)
-            if doc is not None:
-                out[key] = dict(doc)
-        return out
-
-    def put(self, table: str, key: str, doc: Doc) -> None:
-        self.staged.setdefault(table, {})[key] = doc
-
-    def delete(self, table: str, key: str) -> None:
-        self.staged.setdefault(table, {})[key] = None
-
-    def put_text(self, story_key: str, text: str) -> None:
-        self.staged_texts[story_key] = text
-
-    def put_blob(self, name: str, data: bytes) -> None:
-        """Replace a blob; written as a new generation when the transaction commits."""
-        self.staged_blobs[name] = data
