@@ -23,7 +23,6 @@ NBITS = 20
 NB = 1 << NBITS
 MASK = NB - 1
 
-
 _L = "a-z\u00e0-\u00f6\u00f8-\u00ff"
 _U = "A-Z\u00c0-\u00d6\u00d8-\u00de"
 _CW = f"[{_U}][{_L}{_U}]*(?:['\\-][{_L}{_U}]+)*"  # a capitalised word

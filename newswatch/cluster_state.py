@@ -124,7 +124,6 @@ def _load(b: bytes) -> Clusterer:
             o.clusters[names[row[0]]].years = dict(zip(it, it, strict=True))
         for k, cs in head.get("slots", ()):  # version 3
             o.clusters[names[k]].slots = cs
-
     pmem = [names[k] for k in sec["pmem"].tolist()]
     post = o.postings
     k = 0
