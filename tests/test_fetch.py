@@ -297,3 +297,33 @@ def test_iter_feeds_yields_each_feed_as_soon_as_it_is_parsed(feed_server: FeedSe
     assert arrivals[1][1] < 1.0 <= arrivals[2][1]
     # every item carries its clustering features, computed where the feed was parsed
     assert all(item.features is not None for item in fetch_feeds([spec("e", fast)], {})[0].items)
+
+
+def test_a_proxy_from_the_environment_is_used(feed_server: FeedServer,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # the feed server stands in for the proxy: a proxied request names the whole URL
+    target = "http://feeds.invalid/rss.xml"
+    feed_server.route(target, body=rss_feed(RSS_ITEMS))
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", feed_server.base)
+    result = one(target)
+    assert result.error is None
+    assert [i.guid for i in result.items] == ["rss-1", "rss-2"]
+    assert feed_server.hits[target] == 1
+
+
+def test_the_environment_is_trusted_only_when_it_configures_something(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newswatch.sources.download import env_matters
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name == "NETRC":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert not env_matters()
+    (tmp_path / ".netrc").write_text("machine feeds.example login a password b\n")
+    assert env_matters()
+    (tmp_path / ".netrc").unlink()
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    assert env_matters()

@@ -4,8 +4,11 @@ the per-host limit that opens connections a few at a time, and one-line failure 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -137,6 +140,20 @@ def _chain(exc: BaseException) -> list[BaseException]:
         out.append(current)
         current = current.__cause__ or current.__context__
     return out
+
+
+def env_matters() -> bool:
+    """Whether the environment configures a proxy or holds a netrc file: only then is it
+    worth aiohttp's ``trust_env``, which otherwise costs every request a thread-pool hop to
+    look for a netrc file that is not there."""
+    if urllib.request.getproxies_environment():
+        return True
+    if os.environ.get("NETRC"):
+        return True
+    try:
+        return (Path.home() / ".netrc").exists()
+    except (RuntimeError, OSError):  # no home directory to look in
+        return False
 
 
 def host_key(url: str) -> str:

@@ -36,6 +36,7 @@ from newswatch.sources.download import (
     connect_errors,
     describe_error,
     download,
+    env_matters,
     host_key,
     one_line,
 )
@@ -320,7 +321,7 @@ async def _serve(specs: Sequence[SourceSpec], states: dict[str, FeedState],
             room.release()
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers,
-                                     trust_env=True) as client:
+                                     trust_env=env_matters()) as client:
         while True:
             await room.acquire()
             k = take()
