@@ -42,14 +42,22 @@ class Item:
     features: StoryFeatures | None = field(default=None, compare=False, repr=False)
     # the watchlist matches computed where the item was parsed (see watching.Prematcher)
     prematch: Prematch | None = field(default=None, compare=False, repr=False)
+    # ``id`` and ``content_hash`` when computed already (where the item was parsed); else
+    # each is computed, once, when first asked for
+    known_id: str | None = field(default=None, compare=False, repr=False)
+    known_hash: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:
-        return story_id(self.source, self.guid)
+        if self.known_id is None:
+            object.__setattr__(self, "known_id", story_id(self.source, self.guid))
+        return self.known_id  # type: ignore[return-value]
 
     @property
     def content_hash(self) -> str:
-        return content_hash(self.title, self.text, self.url)
+        if self.known_hash is None:
+            object.__setattr__(self, "known_hash", content_hash(self.title, self.text, self.url))
+        return self.known_hash  # type: ignore[return-value]
 
 
 @dataclass(slots=True)

@@ -45,7 +45,8 @@ def parse_body(data: bytes, source: str, location: str, content_type: str | None
     parsed = parse_feed(data, source, location, content_type)
     items = parsed.items
     rows = [(i.source, i.guid, i.title, i.text, i.url, i.published, None,
-             _extra(enrich, i.source, i.title, i.text) if enrich is not None else None)
+             _extra(enrich, i.source, i.title, i.text) if enrich is not None else None,
+             i.id, i.content_hash)
             for i in items]
     packed: PackedFeatures | None = None
     if items:  # entities the enrich result names (a prematch's) are folded in here
