@@ -41,6 +41,17 @@ class Leaf:
     comps: tuple[int, ...]
     firsts: frozenset[int]  # keys of which one must be present for the term to occur
     single: int = -1  # the one key, for a term that is one token with it (or a compound)
+    ones: tuple[int, ...] = ()  # the keys of the one-token alternatives (see ``finished``)
+    longer: tuple[tuple[int, ...], ...] = ()  # the alternatives of several tokens
+
+    def finished(self) -> Leaf:
+        """This leaf with its derived fields (firsts, single, ones, longer) filled in."""
+        single = self.seqs[0][0] if len(self.seqs) == 1 and len(self.seqs[0]) == 1 else -1
+        if set(self.comps) - {single}:
+            single = -1
+        return replace(self, firsts=frozenset(s[0] for s in self.seqs) | set(self.comps),
+                       single=single, ones=tuple(s[0] for s in self.seqs if len(s) == 1),
+                       longer=tuple(s for s in self.seqs if len(s) > 1))
 
     def ranges(self, ix: Positions) -> list[Range]:
         """Token ranges where the term occurs in the document, sorted."""
@@ -49,11 +60,13 @@ class Leaf:
             found = [(i, i) for i in ix.pos.get(x, ())]
             comp = ix.comp.get(x)
             return sorted(found + comp) if comp and self.comps else found
-        found = []
-        for s in self.seqs:
+        pos, comp = ix.pos, ix.comp
+        found = [(i, i) for x in self.ones if (at := pos.get(x)) for i in at]
+        for s in self.longer:
             found += ix.seq(s)
         for x in self.comps:
-            found += ix.comp.get(x, ())
+            if (c := comp.get(x)):
+                found += c
         return sorted(set(found))
 
     def presence(self) -> tuple[str, bool]:
@@ -90,9 +103,14 @@ class Compiled:
 
 
 class Compiler:
-    """Key ids, leaves and presence checks shared by all rules of one matcher."""
+    """Key ids, leaves and presence checks shared by all rules of one matcher.
 
-    def __init__(self) -> None:
+    An OR of terms only ("exchange OR swap OR release OR repatriat*") gets a leaf of its
+    own, the union of its terms' alternatives (``group_terms``): the evaluator then finds
+    where any of them occurs in one pass, not one lookup and merge per term."""
+
+    def __init__(self, group_terms: bool = True) -> None:
+        self.group_terms = group_terms
         self.keys: dict[Key, int] = {}  # term key -> small int id
         self.leaves: dict[int, Leaf] = {}  # id(term node) -> compiled term
         self._terms: list[Term] = []  # keeps the nodes behind ``leaves`` alive
@@ -131,13 +149,19 @@ class Compiler:
         else:
             seqs = [tuple(k(("n", w)) for w in alias) for alias in node.aliases]
             leaf = Leaf(tuple(seqs), tuple(s[0] for s in seqs if len(s) == 1), frozenset())
-        single = leaf.seqs[0][0] if len(leaf.seqs) == 1 and len(leaf.seqs[0]) == 1 else -1
-        if set(leaf.comps) - {single}:
-            single = -1
-        leaf = replace(leaf, firsts=frozenset(s[0] for s in leaf.seqs) | set(leaf.comps),
-                       single=single)
-        self.leaves[id(node)] = leaf
+        leaf = self.leaves[id(node)] = leaf.finished()
         self._terms.append(node)
+        return leaf
+
+    def group(self, node: Or) -> Leaf:
+        """The leaf of an OR whose children are all terms: where any of them occurs."""
+        leaf = self.leaves.get(id(node))
+        if leaf is not None:
+            return leaf
+        parts = [self.leaf(c) for c in node.children]  # type: ignore[arg-type]
+        seqs = tuple(dict.fromkeys(s for p in parts for s in p.seqs))
+        comps = tuple(dict.fromkeys(x for p in parts for x in p.comps))
+        leaf = self.leaves[id(node)] = Leaf(seqs, comps, frozenset()).finished()
         return leaf
 
     def _check(self, node: Node) -> Any:
@@ -147,6 +171,10 @@ class Compiler:
             n = stack.pop()
             if isinstance(n, And | Or):
                 stack.extend(n.children)
+                if (self.group_terms and isinstance(n, Or) and len(n.children) > 1
+                        and all(isinstance(c, Word | Phrase | Prefix | EntityRef)
+                                for c in n.children)):
+                    self.group(n)
             elif isinstance(n, Not):
                 stack.append(n.child)
             elif isinstance(n, Near):

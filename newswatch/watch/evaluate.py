@@ -176,7 +176,8 @@ class Doc:
                                       len(self._split[0]))
         return p
 
-    def ranges(self, node: Term, scope: int) -> list[Range]:
+    def ranges(self, node: Term | Or, scope: int) -> list[Range]:
+        """Token ranges where a term (or an OR of terms, see ``Compiler.group``) occurs."""
         leaf = self.leaves[id(node)]
         if leaf.firsts.isdisjoint(self.presence(scope)):
             return []
@@ -192,7 +193,7 @@ class Doc:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        if isinstance(node, Or):
+        if isinstance(node, Or) and id(node) not in self.leaves:
             out = sorted({o for c in node.children for o in self.occ(c, scope)})
         elif isinstance(node, Near):
             out = self._near(node, scope)
@@ -241,7 +242,7 @@ class Doc:
                     return None
                 acc += sub
             return acc
-        if t is Or:
+        if t is Or and id(node) not in self.leaves:
             acc = []
             ok = False
             for c in node.children:  # type: ignore[union-attr]
@@ -257,7 +258,7 @@ class Doc:
         if found is None:
             if t is Near:
                 found = [r for o in self.occ(node, scope) for r in o[2]]
-            else:
+            else:  # a term, or an OR of terms
                 found = self.ranges(node, scope)  # type: ignore[arg-type]
             self.hits[key] = found
         return found or None

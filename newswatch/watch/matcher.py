@@ -35,9 +35,9 @@ _CHUNK_CACHE_MAX = 200_000
 class Matcher:
     """All rules of some watchlists, compiled once; ``match`` is cheap per document."""
 
-    def __init__(self, watchlists: list[Watchlist]) -> None:
+    def __init__(self, watchlists: list[Watchlist], *, group_terms: bool = True) -> None:
         self.watchlists = list(watchlists)
-        comp = Compiler()
+        comp = Compiler(group_terms)
         index = PresearchIndex()
         self._rules: list[Compiled] = []
         for wl in self.watchlists:

@@ -71,6 +71,35 @@ def test_matcher_spans_point_into_original(q: str, title: str, text: str) -> Non
         (e.id, e.count, []) for e in res.entities]
 
 
+OR_BITS = st.sampled_from(["a", "b", "cease", "fire", "cease-fire", "ceasefire", "@putin",
+                           "pri*", '"a b"', '"cease fire"', "putin", "sea"])
+or_groups = st.lists(OR_BITS, min_size=2, max_size=4).map(lambda ts: "(" + " OR ".join(ts) + ")")
+grouped_queries = st.one_of(
+    or_groups,
+    st.tuples(or_groups, st.sampled_from(["NEAR/1", "NEAR/3", "AND", "AND NOT", "OR"]),
+              st.one_of(or_groups, OR_BITS)).map(" ".join),
+    queries,
+)
+
+
+DENSE_BITS = st.sampled_from(["a", "b", " ", "-", "cease", "fire", "cease-fire", "Putin",
+                              "Vladimir Putin", "sea", "prize", "\n"])
+dense_texts = st.one_of(texts, st.lists(DENSE_BITS, max_size=30).map(" ".join))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grouped_queries, dense_texts, dense_texts)
+def test_an_or_of_terms_matched_as_one_leaf_matches_like_its_terms(q: str, title: str,
+                                                                    text: str) -> None:
+    try:
+        node = parse(q, ALIASES)
+    except QueryError:
+        return
+    lists = [Watchlist("w", entities=ENTITIES, rules=(Rule("r", node, q),))]
+    doc = MatchInput("s", title, text)
+    assert Matcher(lists).match(doc) == Matcher(lists, group_terms=False).match(doc)
+
+
 @settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(
