@@ -196,8 +196,9 @@ class Clusterer:
         """Assign one story to a cluster (new or existing); never raises on odd input."""
         p = self.p
         feat, sf = self._feat, inp.features
-        if sf is None or sf.key != feat.key or (sf.entities and sf.entities != inp.entities):
-            sf = feat.story(inp.title, inp.text)
+        if (sf is None or sf.key != feat.key
+                or (sf.entities != inp.entities and (sf.entities or sf.raw is None))):
+            sf = feat.story(inp.title, inp.text)  # not computed, or other entities folded
         ids, tf, intitle, years = feat.fold(sf, inp.entities)
         mine = slot.group(sf.slots)
         day, fetched = self._day(inp.published), self._day(inp.fetched)

@@ -319,8 +319,8 @@ class Features:
         exactly what featurising title, text and entities at once gives."""
         if sf.entities == entities:  # none, or folded in already
             return sf.ids, sf.tf, sf.intitle, sf.years
-        if sf.entities:
-            raise ValueError("features folded with other entities")
+        if sf.entities or sf.raw is None:
+            raise ValueError("features folded with other entities, or shipped slim")
         u, raw, intitle = sf.ids, sf.raw, sf.intitle
         eids = self._entity_buckets(entities)
         if not eids:

@@ -4,7 +4,7 @@ the clusterer is given (:class:`ClusterInput`) and what it answers (:class:`Assi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -19,7 +19,9 @@ class StoryFeatures:
     ``cluster_text.read_slots``), sorted."""
 
     ids: np.ndarray  # intp (what numpy indexes with fastest), sorted unique
-    raw: np.ndarray  # float64
+    # float64; None when shipped slim (``PackedFeatures.slim``): then only ``entities``
+    # are folded in, and other entities need the story featurised again
+    raw: np.ndarray | None
     intitle: np.ndarray  # bool
     years: tuple[int, ...]
     key: tuple[float, float, float, float, int]
@@ -37,8 +39,8 @@ class PackedFeatures:
     computing them). ``None`` entries stay ``None``; ``unpack`` gives views, no copies."""
 
     ends: tuple[int, ...]  # where each story's features end in the flat arrays; -1: None
-    ids: np.ndarray
-    raw: np.ndarray
+    ids: np.ndarray  # intp; int32 when slim
+    raw: np.ndarray | None  # None when slim
     intitle: np.ndarray
     tf: np.ndarray
     years: tuple[tuple[int, ...], ...]
@@ -67,15 +69,26 @@ class PackedFeatures:
                    tuple(f.years for f in real), tuple(f.key for f in real),
                    tuple(f.slots for f in real), tuple(f.entities for f in real))
 
+    def slim(self) -> PackedFeatures:
+        """The same features for the trip from a parse worker, in less than half the bytes:
+        bucket ids as int32 (they fit in 20 bits) and no raw weights, which only folding
+        other entities than those folded in already needs (rare: the story is then
+        featurised again where it is clustered)."""
+        return replace(self, ids=self.ids.astype(np.int32), raw=None)
+
     def unpack(self) -> list[StoryFeatures | None]:
         out: list[StoryFeatures | None] = []
         start, j = 0, 0
         ids, raw, intitle, tf = self.ids, self.raw, self.intitle, self.tf
+        if ids.dtype != np.intp:  # slim: one conversion for every story
+            ids = ids.astype(np.intp)
         for end in self.ends:
             if end < 0:
                 out.append(None)
                 continue
-            out.append(StoryFeatures(ids[start:end], raw[start:end], intitle[start:end],
+            out.append(StoryFeatures(ids[start:end],
+                                     None if raw is None else raw[start:end],
+                                     intitle[start:end],
                                      self.years[j], self.keys[j], tf[start:end],
                                      self.slots[j] if self.slots else (),
                                      self.entities[j] if self.entities else ()))

@@ -7,6 +7,7 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
@@ -350,6 +351,16 @@ def test_entities_folded_where_the_features_are_made_equal_folding_them_later() 
     nato = [("nato",)] * len(docs)
     assert state(folded, entities) == state(plain, entities) != state(plain, [()] * len(docs))
     assert state(folded, nato) == state([None] * len(docs), nato)
+    # slim, as a parse worker ships them (int32 ids, no raw weights): the same state; with
+    # other entities than the ones folded in (none, here) they are made afresh too
+    shipped = pickle.loads(pickle.dumps(feat.stories(docs, entities).slim()))
+    assert shipped.raw is None and shipped.ids.dtype == np.int32
+    slim = shipped.unpack()
+    assert all(f is not None and f.ids.dtype == np.intp for f in slim)
+    assert state(slim, entities) == state(folded, entities)
+    slim_plain = feat.stories(docs).slim().unpack()
+    assert state(slim_plain, nato) == state([None] * len(docs), nato)
+    assert state(slim_plain, [()] * len(docs)) == state(plain, [()] * len(docs))
 
 
 def test_a_version_3_state_loads_and_is_saved_as_version_4() -> None:
