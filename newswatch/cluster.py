@@ -37,14 +37,14 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-import numpy as np
 import orjson
 
 from newswatch import cluster_slots as slot
 from newswatch.cluster_features import NB, Features, story_features
 from newswatch.cluster_index import Postings, post, repost, unpost
-from newswatch.cluster_params import FEATS, Params
+from newswatch.cluster_params import Params
 from newswatch.cluster_types import Assignment, ClusterInput, StoryFeatures
+from newswatch.numeric import np
 
 __all__ = ["Assignment", "ClusterInput", "Clusterer", "Params", "StoryFeatures", "story_features"]
 
@@ -318,11 +318,11 @@ class Clusterer:
         x = np.concatenate([c.vals for c in cands]) * self._idf(cid)
         x2 = x * x
         n2 = np.add.reduceat(x2, sa) + 1e-12
-        F = np.zeros((len(cands), len(FEATS)), np.float64)
         q[ids] = wn
         g = q.take(cid)
         q[ids] = 0.0
-        F[:, 0] = np.add.reduceat(g * x, sa) / np.sqrt(n2)
+        # the linear score, column by column (FEATS); a weight of 0 costs nothing
+        z64 = (np.add.reduceat(g * x, sa) / np.sqrt(n2)).astype(np.float64) * wts[0]
         if wts[1]:  # title cosine: the title's terms only
             tw = wn * intitle[order]
             tn = float(np.sqrt(np.dot(tw, tw)))
@@ -330,16 +330,19 @@ class Clusterer:
                 q[ids] = tw / tn
                 gt = q.take(cid)
                 q[ids] = 0.0
-                F[:, 1] = np.add.reduceat(gt * x, sa) / np.sqrt(n2)
+                z64 += (np.add.reduceat(gt * x, sa) / np.sqrt(n2)).astype(np.float64) * wts[1]
+        if wts[3]:
+            z64 += (np.add.reduceat(x2 * (g > 0), sa) / n2).astype(np.float64) * wts[3]
+        z = z64.tolist()
         if years and wts[2]:
             for j, c in enumerate(cands):
                 cy = c.years
                 if cy:
-                    F[j, 2] = 2.0 * sum(cy.get(y, 0) for y in years) / sum(cy.values()) - 1.0
-        if wts[3]:
-            F[:, 3] = np.add.reduceat(x2 * (g > 0), sa) / n2
-        z = (F @ self._w + self.p.bias).tolist()
+                    z[j] += wts[2] * (2.0 * sum(cy.get(y, 0) for y in years)
+                                      / sum(cy.values()) - 1.0)
         p = self.p
+        bias = p.bias
+        z = [v + bias for v in z]
         if mine and (p.slot_match or p.slot_conf):
             keys = mine.keys()
             for j, c in enumerate(cands):

@@ -10,11 +10,11 @@ from itertools import chain, compress, count, pairwise, repeat
 from operator import is_, itemgetter, methodcaller
 from typing import TYPE_CHECKING
 
-import numpy as np
 import Stemmer
 
 from newswatch.cluster_text import NUMBER_WORDS, STOP, read_slots
 from newswatch.cluster_types import PackedFeatures, StoryFeatures
+from newswatch.numeric import np
 
 if TYPE_CHECKING:
     from newswatch.cluster_params import Params

@@ -10,10 +10,10 @@ import struct
 from collections.abc import Iterator
 from dataclasses import asdict
 
-import numpy as np
 import orjson
 
 from newswatch.cluster import Clusterer, Params, _Cluster
+from newswatch.numeric import np
 
 _MAGIC = b"NWCL4\0"
 _MAGIC_V3 = b"NWCL3\0"  # slot counts in the header: read, then saved as version 4

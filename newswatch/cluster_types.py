@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-import numpy as np
+from newswatch.numeric import np
 
 
 @dataclass(frozen=True, slots=True)
