@@ -39,28 +39,28 @@ _NEAR_MAX_OCC = 5_000
 class Positions:
     """Token positions of the term keys in a document, and where those tokens are."""
 
-    __slots__ = ("pos", "comp", "tok", "occs", "_sets")
+    __slots__ = ("pos", "comp", "occs", "firsts", "_sets")
 
     def __init__(self, chunks: list[bytes], found: list[Any], entries: list[Entry | None],
                  ntitle: int) -> None:
         self.pos: dict[int, list[int]] = {}  # key id -> token numbers, ascending
         self.comp: dict[int, list[Range]] = {}  # key id -> compound token ranges
-        # Per field, the key-carrying chunk occurrences in order, and for each of their
-        # tokens: token number -> (occurrence number, token number inside the chunk).
+        # Per field, the key-carrying chunk occurrences in order, and the token number of
+        # each one's first token (ascending: ``where`` finds a token's occurrence).
         self.occs: tuple[list[bytes], list[bytes]] = ([], [])
-        self.tok: dict[int, tuple[int, int]] = {}
+        self.firsts: tuple[list[int], list[int]] = ([], [])
         self._sets: dict[int, set[int]] = {}
         # Python only visits the special chunks (what ``ChunkIndex.scan`` found).
         where = list(compress(range(len(chunks)), found))
         which = list(compress(chunks, found))
         split = bisect_left(where, ntitle)
-        self._walk(where[:split], which[:split], entries[:split], 0, self.occs[0])
-        self._walk(where[split:], which[split:], entries[split:], TEXT_BASE - ntitle,
-                   self.occs[1])
+        self._walk(where[:split], which[:split], entries[:split], 0, 0)
+        self._walk(where[split:], which[split:], entries[split:], TEXT_BASE - ntitle, 1)
 
     def _walk(self, where: list[int], which: list[bytes], entries: list[Entry | None],
-              shift: int, occs: list[bytes]) -> None:
-        pos, comp, tok = self.pos, self.comp, self.tok
+              shift: int, field: int) -> None:
+        pos, comp = self.pos, self.comp
+        occs, firsts = self.occs[field], self.firsts[field]
         for ci, c, e in zip(where, which, entries, strict=True):
             if e is None:  # a chunk new in this document, not special after all
                 continue
@@ -68,10 +68,9 @@ class Positions:
                 shift += e[4] - 1
                 continue
             t0 = ci + shift
-            j = len(occs)
             occs.append(c)
+            firsts.append(t0)
             for k, ids in e[2]:
-                tok[t0 + k] = (j, k)
                 for x in ids:
                     lst = pos.get(x)
                     if lst is None:
@@ -79,11 +78,16 @@ class Positions:
                     else:
                         lst.append(t0 + k)
             for a, b, ids in e[3]:
-                tok[t0 + a] = (j, a)
-                tok[t0 + b] = (j, b)
                 for x in ids:
                     comp.setdefault(x, []).append((t0 + a, t0 + b))
             shift += e[4] - 1
+
+    def where(self, t: int) -> tuple[int, int, int]:
+        """Token number ``t`` as (field, occurrence number, token number in its chunk)."""
+        fi = int(t >= TEXT_BASE)
+        firsts = self.firsts[fi]
+        j = bisect_right(firsts, t) - 1
+        return fi, j, t - firsts[j]
 
     def posset(self, x: int) -> set[int]:
         s = self._sets.get(x)
@@ -277,13 +281,12 @@ class Doc:
     def char_spans(self, ranges: set[Range]) -> dict[Range, tuple[int, int, int]]:
         """(field number, start, end) in the original text of many token ranges."""
         ps, info = self.positions, self.ix.info
-        tok, occs = ps.tok, ps.occs
+        occs, where = ps.occs, ps.where
         starts: dict[int, int] = {}
         ends: dict[int, int] = {}
         chunk_at: list[list[int] | None] = [None, None]  # per field, when first needed
         for t in {t for r in ranges for t in r}:
-            fi = t >= TEXT_BASE
-            j, k = tok[t]
+            fi, j, k = where(t)
             c = occs[fi][j]
             at = chunk_at[fi]
             if at is None:
