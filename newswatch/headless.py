@@ -48,9 +48,10 @@ def emission_key(story_id: str, cluster: str | None, watchlist: str, rule: str,
     return f"{group}\0{watchlist}\0{rule}"
 
 
-# Emitted marks are committed after MARK_SECONDS of deliveries or MARK_BATCH alerts,
-# whichever comes first: a crash re-emits at most that much, and a pass that delivers (or
-# folds) tens of thousands of alerts costs tens of commits, not hundreds.
+# Emitted marks are committed after MARK_SECONDS of deliveries or MARK_BATCH delivered
+# alerts, whichever comes first: a crash re-emits at most that much, and a pass that
+# delivers tens of thousands of alerts costs tens of commits, not hundreds. Folded alerts
+# do not count: a crash before their marks are saved folds them again, printing nothing.
 MARK_SECONDS = 1.0
 MARK_BATCH = 5000
 
@@ -80,9 +81,11 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
 
     flushed = time.monotonic()
 
+    sent = 0  # alerts delivered since the last flush
+
     def flush() -> None:
-        nonlocal flushed
-        flushed = time.monotonic()
+        nonlocal flushed, sent
+        flushed, sent = time.monotonic(), 0
         if marks or records or partial:
             with store.transaction() as tx:
                 _mark(tx, marks)
@@ -116,6 +119,7 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
         else:
             alert = alert_json(alert_from_doc(aid, doc), cluster.get("size"))
             took = _send(alert, sinks, set(doc.get("delivered", [])), down)
+            sent += 1
             if took is None:
                 records[key] = {"alert": aid, "latest": aid, "count": 1,
                                 "created": now, "updated": now}
@@ -124,7 +128,7 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
             else:
                 partial[aid] = took
                 report.failed.append(aid)
-        if len(marks) >= MARK_BATCH or time.monotonic() - flushed >= MARK_SECONDS:
+        if sent >= MARK_BATCH or time.monotonic() - flushed >= MARK_SECONDS:
             flush()
     flush()
     return report

@@ -673,9 +673,25 @@ def test_a_store_without_an_outbox_gets_one_from_its_alerts(tmp_path: Path) -> N
         tx.put(ALERTS, "due", _alert_doc(2))
         tx.put(ALERTS, "gone", _alert_doc(3, retired=True))
     assert store.get("meta", OUTBOX_BUILT) is None
+    with store.transaction() as tx:  # a new alert in an old store: its outbox is not whole
+        save_alert(tx, "new", _alert_doc(4))
+    assert store.get("meta", OUTBOX_BUILT) is None
     sink = Collect()
-    assert emit_pending(store, [sink], every_story=True).printed == ["due"]
+    assert emit_pending(store, [sink], every_story=True).printed == ["due", "new"]
     assert store.get("meta", OUTBOX_BUILT) is not None
+
+
+def test_a_new_store_keeps_its_outbox_from_the_first_alert(tmp_path: Path) -> None:
+    """No scan of the alerts table on the first pass: the outbox was never incomplete."""
+    store = Store(tmp_path / "db.json")
+    with store.transaction() as tx:
+        save_alert(tx, "a0", _alert_doc(0))
+        save_alert(tx, "a1", _alert_doc(1))
+    assert store.get("meta", OUTBOX_BUILT) is not None
+    with store.transaction() as tx:  # an alert written behind the outbox's back ...
+        tx.put(ALERTS, "sneaked", _alert_doc(2))
+    sink = Collect()  # ... is not found by a scan: there is none
+    assert emit_pending(store, [sink], every_story=True).printed == ["a0", "a1"]
 
 
 # --------------------------------------------------------------------------- sinks that fail
