@@ -148,11 +148,36 @@ def story_detail(store: Store, story_id: str) -> StoryDetail | None:
     return StoryDetail(story, alerts, siblings)
 
 
+TOAST_HEADLINE = 76  # characters of a headline in a toast, before "(N stories)"
+
+
 def toast_lines(store: Store, alert_ids: list[str]) -> list[tuple[str, str, str]]:
-    """(severity, "watchlist/rule", headline) for each new alert's toast."""
+    """One toast per event among new alerts, the most severe first: (severity,
+    "watchlist/rule", headline) of its most severe alert. An event is a cluster (a story
+    not clustered yet is one of its own), so one story told by five outlets and matching
+    three rules is one toast, "watchlist/rule +2 rules", "headline (5 stories)"."""
     docs = store.get_many(ALERTS, alert_ids)
-    return [(d["severity"], f"{d['watchlist']}/{d['rule']}", d.get("title") or "")
-            for aid in alert_ids if (d := docs.get(aid)) is not None]
+    events: dict[str, list[dict[str, Any]]] = {}
+    for aid in alert_ids:
+        if (d := docs.get(aid)) is not None:
+            events.setdefault(d.get("cluster") or d.get("story") or aid, []).append(d)
+    out = []
+    for group in events.values():
+        # the first of the most severe
+        top = max(group, key=lambda d: SEVERITY_RANK.get(d["severity"], 0))
+        rules = {(d["watchlist"], d["rule"]) for d in group}
+        stories = {d.get("story") for d in group}
+        label = f"{top['watchlist']}/{top['rule']}"
+        if len(rules) > 1:
+            label += f" +{len(rules) - 1} rule{'s' if len(rules) > 2 else ''}"
+        headline = top.get("title") or ""
+        if len(headline) > TOAST_HEADLINE:
+            headline = headline[: TOAST_HEADLINE - 1].rstrip() + "…"
+        if len(stories) > 1:
+            headline += f" ({len(stories)} stories)"
+        out.append((SEVERITY_RANK.get(top["severity"], 0), top["severity"], label, headline))
+    out.sort(key=lambda t: -t[0])  # stable: events of one severity keep their order
+    return [(severity, label, headline) for _, severity, label, headline in out]
 
 
 def status_line(poller: Poller, view: DeskView) -> str:

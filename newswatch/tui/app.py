@@ -254,11 +254,11 @@ class NewswatchApp(App[None]):
 
     def _toast_alerts(self, toasts: list[tuple[str, str, str]]) -> None:
         for severity, rule, title in toasts[:MAX_TOASTS]:
-            self.notify(title[:90], title=f"{severity}: {rule}",
+            self.notify(title, title=f"{severity}: {rule}",
                         severity="error" if severity in ("high", "critical") else "warning",
                         timeout=6)
         if len(toasts) > MAX_TOASTS:
-            self.notify(f"…and {len(toasts) - MAX_TOASTS} more new alerts", timeout=6)
+            self.notify(f"…and new alerts on {len(toasts) - MAX_TOASTS} more events", timeout=6)
 
     @on(RowList.Highlighted)
     def _row_highlighted(self, event: RowList.Highlighted) -> None:
