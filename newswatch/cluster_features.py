@@ -14,6 +14,7 @@ import Stemmer
 
 from newswatch.cluster_text import NUMBER_WORDS, STOP, read_slots
 from newswatch.cluster_types import PackedFeatures, StoryFeatures
+from newswatch.gcpause import paused_gc
 from newswatch.numeric import np
 
 if TYPE_CHECKING:
@@ -153,6 +154,13 @@ class Features:
         title, ...) are tokenised, looked up and counted in bulk: C loops over the whole
         batch and one numpy pass, not Python work per story. ``entities``, one tuple per
         story, are folded in as ``fold`` would (their weights added after all others)."""
+        # hundreds of thousands of token strings in a few lists and no cycles: a
+        # collection mid-way would traverse them all (8% of clustering time, measured)
+        with paused_gc():
+            return self._stories(pairs, entities)
+
+    def _stories(self, pairs: Iterable[tuple[str, str]],
+                 entities: Sequence[tuple[str, ...]] | None) -> PackedFeatures:
         p = self.p
         parts: list[str] = []
         for title, text in pairs:

@@ -4,15 +4,13 @@ continuing after a reload gives the assignments an uninterrupted run would."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import struct
-from collections.abc import Iterator
 from dataclasses import asdict
 
 import orjson
 
 from newswatch.cluster import Clusterer, Params, _Cluster
+from newswatch.gcpause import paused_gc
 from newswatch.numeric import np
 
 _MAGIC = b"NWCL4\0"
@@ -21,19 +19,8 @@ _MAGIC_V3 = b"NWCL3\0"  # slot counts in the header: read, then saved as version
 
 def dump(state: Clusterer) -> bytes:
     """Compact snapshot: magic, header length, orjson header, then raw numpy sections."""
-    with _no_gc():  # ~100k short-lived lists: no collections over the caller's big heap
+    with paused_gc():  # ~100k short-lived lists: no collections over the caller's big heap
         return _dump(state)
-
-
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _dump(state: Clusterer) -> bytes:
@@ -76,7 +63,7 @@ def load(b: bytes) -> Clusterer:
     """The clusterer `dump` saved; ValueError if ``b`` is not one."""
     if b[: len(_MAGIC)] not in (_MAGIC, _MAGIC_V3) or len(b) < len(_MAGIC) + 4:
         raise ValueError("not a newswatch clusterer state")
-    with _no_gc():  # ~150k new lists/objects: skip pointless collections over a big heap
+    with paused_gc():  # ~150k new lists/objects: skip pointless collections over a big heap
         return _load(b)
 
 
