@@ -56,13 +56,19 @@ def _key(p: Params) -> tuple[float, float, float, float, int]:
 
 
 def _unique_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(a, return_inverse=True)`` in fewer numpy calls (small arrays, hot path)."""
-    s = np.sort(a)
+    """``np.unique(a, return_inverse=True)`` in fewer numpy calls (small arrays, hot path);
+    a big array (a whole batch's keys) is sorted by index instead of searched back."""
+    order = a.argsort() if len(a) > 1_000 else None
+    s = np.sort(a) if order is None else a.take(order)
     first = np.empty(len(s), bool)
     first[:1] = True
     np.not_equal(s[1:], s[:-1], out=first[1:])
     u = s[first]
-    return u, u.searchsorted(a)
+    if order is None:
+        return u, u.searchsorted(a)
+    inv = np.empty(len(a), np.intp)
+    inv[order] = first.cumsum() - 1
+    return u, inv
 
 
 def _lookup(table: dict[str, int], keys: list[str], fill: Callable[[list[str]], None]
