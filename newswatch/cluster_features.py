@@ -3,11 +3,12 @@ pairs, numbers and the years a story mentions (see :mod:`newswatch.cluster`)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from itertools import chain, compress, count, pairwise, repeat
-from operator import is_, itemgetter, methodcaller
+from itertools import chain, compress, pairwise, repeat
+from operator import itemgetter, methodcaller
 from typing import TYPE_CHECKING
 
 import Stemmer
@@ -76,7 +77,13 @@ def _lookup(table: dict[str, int], keys: list[str], fill: Callable[[list[str]], 
     """``table[k]`` for every key, after ``fill`` has added the keys missing (each once)."""
     got = list(map(table.get, keys))
     if None in got:
-        at = list(compress(count(), map(is_, got, repeat(None))))
+        at = []  # where the misses are: found by C scans, a step per miss (they are few)
+        k = -1
+        find = got.index
+        with contextlib.suppress(ValueError):
+            while True:
+                k = find(None, k + 1)
+                at.append(k)
         miss = list(map(keys.__getitem__, at))
         fill(list(set(miss)))
         for k, key in zip(at, miss, strict=True):
