@@ -41,17 +41,27 @@ class ClusterService:
         self._gen: int | None = None
 
     def _current(self, tx: Transaction) -> Clusterer:
+        meta = tx.get("meta", f"blob:{BLOB}")
+        return self._load(tx.store, meta["gen"] if meta else 0)
+
+    def prepare(self, store: Store) -> None:
+        """Load the clusterer now (imports, and the saved state of a big store: a quarter
+        of a second at 100k stories) rather than in the first commit: an ingest calls this
+        while its first feeds are still being fetched. The commit checks again that no
+        other process saved a newer state meanwhile."""
+        meta = store.get("meta", f"blob:{BLOB}")
+        self._load(store, meta["gen"] if meta else 0)
+
+    def _load(self, store: Store, gen: int) -> Clusterer:
         from newswatch.cluster import Clusterer
 
-        meta = tx.get("meta", f"blob:{BLOB}")
-        gen = meta["gen"] if meta else 0
         if self._clusterer is None or gen != self._gen:
-            data = tx.store.get_blob(BLOB) if gen else None
+            data = store.get_blob(BLOB) if gen else None
             try:
                 self._clusterer = Clusterer.from_bytes(data) if data else Clusterer()
             except ValueError as exc:
                 log.warning("%s: clusterer state unreadable (%s); starting afresh",
-                            tx.store.path, exc)
+                            store.path, exc)
                 self._clusterer = Clusterer()
             self._gen = gen
         return self._clusterer

@@ -97,8 +97,12 @@ def store_results(store: Store, results: Iterable[SourceResult | None],
     pending_size = 0
     states = []
     write_s = 0.0  # how long the last commit took to write
+    prepared = False
     for result in results:
         if result is None:
+            if clusters is not None and not prepared:  # the first wait for feeds: load
+                prepared = True  # the clusterer meanwhile
+                clusters.prepare(store)
             if pending_size >= LULL_ITEMS * max(1.0, write_s / LULL_WRITE_S):
                 write_s = _commit(store, pending, [], report, watcher, clusters)
                 pending, pending_size = [], 0

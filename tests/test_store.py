@@ -260,3 +260,28 @@ def test_a_lull_in_arriving_feeds_stores_what_waits(tmp_path: Path,
     store_results(store, [result("d", 2), None, result("e", 2), None, result("f", 2),
                           result("g", 2), None, result("h", 1)])
     assert sizes == [4, 5]  # after the first commit, no lull is worth another
+
+
+def test_the_clusterer_loads_during_the_first_lull_not_in_the_first_commit(
+        tmp_path: Path) -> None:
+    from newswatch.clusters import ClusterService
+
+    store = Store(tmp_path / "db.json")
+    items = [Item(source="a", guid=f"g{i}", title=f"Talks resume {i}", text=f"Talks {i}.")
+             for i in range(3)]
+    store_results(store, [SourceResult(SourceSpec(name="a"), items)], None, ClusterService())
+    saved = store.get("meta", "blob:clusterer")
+    assert saved is not None
+    service = ClusterService()
+    seen: list[bool] = []
+
+    def arrivals():
+        yield None  # feeds still being fetched
+        seen.append(service._clusterer is not None)  # loaded meanwhile, from the store
+        yield SourceResult(SourceSpec(name="b"), [Item(source="b", guid="x", title="Talks",
+                                                       text="Talks resume.")])
+
+    report = store_results(store, arrivals(), None, service)
+    assert seen == [True] and service._clusterer is not None
+    assert report.clusters.assigned == 1
+    assert store.get("meta", "blob:clusterer")["gen"] == saved["gen"] + 1
