@@ -61,8 +61,9 @@ def upsert_items(tx: Transaction, items: Iterable[Item], now: str) -> UpsertResu
     for item in items:
         latest[item.id] = item  # first position, last version
     status: dict[str, str] = {}
+    stored = tx.get_many(STORIES, latest)  # one lookup pass for the batch
     for sid, item in latest.items():
-        previous = tx.get(STORIES, sid)
+        previous = stored.get(sid)
         if previous is not None and previous.get("hash") == item.content_hash:
             status[sid] = "unchanged"
             continue
