@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("rematch", parents=[common],
                    help="re-apply the watchlists to every stored story now")
+    sub.add_parser("compact", parents=[common],
+                   help="reclaim the disk space of replaced story texts")
     return parser
 
 

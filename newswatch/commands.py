@@ -151,6 +151,25 @@ def cmd_rematch(args: argparse.Namespace, db: Path) -> int:
     return 0
 
 
+def cmd_compact(args: argparse.Namespace, db: Path) -> int:
+    from newswatch.store.compact import compact_texts
+
+    if not db.exists():
+        raise UserError(f"{db}: no store yet; nothing to compact")
+    done = compact_texts(Store(db))
+    mb = 1024 * 1024
+    if done.removed:
+        print(f"texts: compacted {len(done.removed)} segment(s), moved {done.moved:,} "
+              f"text(s); {done.bytes_before / mb:.1f} MB -> {done.bytes_after / mb:.1f} MB",
+              file=sys.stderr)
+    else:
+        print(f"texts: nothing to compact ({done.bytes_before / mb:.1f} MB)", file=sys.stderr)
+    if done.kept:
+        print(f"texts: {len(done.kept)} segment(s) kept, a live text in them unreadable: "
+              + ", ".join(done.kept), file=sys.stderr)
+    return 0
+
+
 def cmd_alerts(args: argparse.Namespace, db: Path) -> int:
     if not db.exists():
         raise UserError(f"{db}: no store yet; run `newswatch ingest SOURCE` first")

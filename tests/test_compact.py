@@ -1,0 +1,83 @@
+"""Reclaiming replaced texts (newswatch compact) on a real store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newswatch.models import Item
+from newswatch.pipeline import store_results
+from newswatch.sources import SourceResult, SourceSpec
+from newswatch.store import Store
+from newswatch.store import files as store_files
+from newswatch.store.compact import compact_texts
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _ingest(store: Store, version: int, n: int = 40, keep: int = 0) -> None:
+    """n stories; the first ``keep`` of them keep their first text, the others change."""
+    items = [Item(source="wire", guid=f"g{i}", title=f"Story {i}",
+                  text=f"Story {i}, version {0 if i < keep else version}. " + "x" * 300)
+             for i in range(n)]
+    store_results(store, [SourceResult(SourceSpec(name="wire"), items)])
+
+
+def _texts(store: Store) -> dict[str, str]:
+    return store.texts(k for k, _ in store.items("stories"))
+
+
+def _segments(store: Store) -> list[str]:
+    return sorted(p.name for p in store._segments.dir.glob("seg-*.json"))
+
+
+def test_compacting_drops_replaced_texts_and_keeps_every_live_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_files, "SEGMENT_MAX_BYTES", 4000)  # many small segments
+    store = Store(tmp_path / "db.json")
+    for version in range(4):  # every text replaced three times, two never
+        _ingest(store, version, keep=2)
+    before, files = _texts(store), _segments(store)
+    assert len(files) > 6
+    done = compact_texts(store)
+    assert done.removed and not done.kept
+    assert done.bytes_after < done.bytes_before / 2
+    assert _texts(store) == before  # every story reads the same text
+    assert _texts(Store(tmp_path / "db.json")) == before  # and so does a fresh reader
+    assert set(_segments(store)).isdisjoint(done.removed)
+    assert files[-1] in _segments(store)  # the open segment is never a candidate
+    again = compact_texts(store)  # nothing left worth it
+    assert again.removed == [] and again.moved == 0
+
+
+def test_a_segment_with_an_unreadable_live_text_is_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_files, "SEGMENT_MAX_BYTES", 4000)
+    store = Store(tmp_path / "db.json")
+    for version in range(4):
+        _ingest(store, version, keep=2)
+    sid = next(k for k, d in store.items("stories") if d["title"] == "Story 0")
+    name, off, length = store.get("stories", sid)["text"]
+    seg = store._segments.dir / name
+    raw = bytearray(seg.read_bytes())
+    raw[off:off + length] = b"#" * length  # damaged: the live text there cannot be read
+    seg.write_bytes(bytes(raw))
+    done = compact_texts(store)
+    assert name in done.kept and seg.exists()
+    assert store.get("stories", sid)["text"][0] == name  # still pointing there
+
+
+def test_compact_command_reports_what_it_reclaimed(tmp_path: Path) -> None:
+    db = tmp_path / "db.json"
+    store = Store(db)
+    _ingest(store, 0)
+    cmd = [sys.executable, "-m", "newswatch.cli", "--db", str(db), "compact"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("texts: nothing to compact")
+    missing = subprocess.run([*cmd[:4], str(tmp_path / "none.json"), "compact"],
+                             capture_output=True, text=True, cwd=REPO, check=False)
+    assert missing.returncode == 1 and "no store yet" in missing.stderr
