@@ -11,6 +11,7 @@ from newswatch.clusters import ClusterReport, ClusterService
 from newswatch.models import Item, UpsertCounts, utc_now
 from newswatch.sources import SourceResult, SourceSpec
 from newswatch.store import Store
+from newswatch.store.compact import compact_if_worth_it
 from newswatch.stories import STORIES, feed_states, put_feed_state, upsert_items
 from newswatch.watching import Watcher, ensure_current
 
@@ -79,6 +80,7 @@ def ingest(store: Store, specs: Sequence[SourceSpec], watcher: Watcher | None = 
     while later ones are still being fetched; the report lists sources in the order given."""
     rematched = ensure_current(store, watcher) if watcher is not None else None
     report = store_results(store, read_sources(specs, store, watcher), watcher, clusters)
+    compact_if_worth_it(store)  # replaced texts, when they take much of the segments
     position = {(s.name, s.location): k for k, s in reversed(list(enumerate(specs)))}
     report.sources.sort(key=lambda r: position.get((r.name, r.location), len(specs)))
     report.rematched = rematched

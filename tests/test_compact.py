@@ -81,3 +81,33 @@ def test_compact_command_reports_what_it_reclaimed(tmp_path: Path) -> None:
     missing = subprocess.run([*cmd[:4], str(tmp_path / "none.json"), "compact"],
                              capture_output=True, text=True, cwd=REPO, check=False)
     assert missing.returncode == 1 and "no store yet" in missing.stderr
+
+
+def test_replaced_texts_are_counted_and_an_ingest_compacts_when_they_pile_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newswatch.pipeline import ingest
+    from newswatch.sources import SourceSpec
+    from newswatch.store import compact
+
+    monkeypatch.setattr(store_files, "SEGMENT_MAX_BYTES", 4000)
+    monkeypatch.setattr(compact, "AUTO_MIN_DEAD", 20_000)
+    store = Store(tmp_path / "db.json")
+    wire = tmp_path / "wire.jsonl"
+    spec = SourceSpec(name="wire", path=str(wire))
+
+    def edition(version: int) -> None:
+        wire.write_text("".join(
+            f'{{"id": "g{i}", "title": "Story {i}", "text": "Story {i}, edition {version}. '
+            + "x" * 300 + '"}\n' for i in range(20)), encoding="utf-8")
+        ingest(store, [spec])
+
+    edition(0)
+    assert store.dead_text_bytes() == 0
+    edition(1)  # 20 texts of ~330 bytes replaced: counted, not yet worth compacting
+    assert 6_000 < store.dead_text_bytes() < 8_000
+    segments = _segments(store)
+    for version in range(2, 5):
+        edition(version)
+    assert store.dead_text_bytes() < 20_000  # compacted on the way, and counted afresh
+    assert not set(segments[:-1]) & set(_segments(store))
+    assert {t.split(",")[1] for t in _texts(store).values()} == {" edition 4. " + "x" * 300}

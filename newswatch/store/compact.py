@@ -9,15 +9,25 @@ and only then deletes the old segment files."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from newswatch.errors import StoreError
+from newswatch.store.store import DEAD_TEXT
 
 if TYPE_CHECKING:
     from newswatch.store.store import Store
 
 STORIES = "stories"  # the table whose documents hold the text references
 GROUP = 8  # segments compacted per commit: bounds the texts held in memory (~32 MB)
+# ``compact_if_worth_it`` compacts once replaced texts take this much, and a third of the
+# segments' bytes
+AUTO_MIN_DEAD = 64 * 1024 * 1024
+AUTO_SHARE = 1 / 3
+
+log = logging.getLogger("newswatch")
 
 
 @dataclass(slots=True)
@@ -69,4 +79,26 @@ def compact_texts(store: Store, min_dead: float = 0.5) -> CompactReport:
                 (segments.dir / name).unlink()
             report.removed.append(name)
     report.bytes_after = segments.disk_bytes()
+    # what is still dead: the kept segments' replaced entries (the copies are all live)
+    dead = sum(max(0, (segments.dir / n).stat().st_size - live_bytes[n])
+               for n in names[:-1] if n not in report.removed and (segments.dir / n).exists())
+    with store.transaction() as tx:
+        tx.put("meta", DEAD_TEXT, {"bytes": dead})
     return report
+
+
+def compact_if_worth_it(store: Store) -> CompactReport | None:
+    """``compact_texts`` when replaced texts take ``AUTO_MIN_DEAD`` bytes and
+    ``AUTO_SHARE`` of the segments (run after each ingest). A failure is logged: it never
+    costs the stories just stored."""
+    dead = store.dead_text_bytes()
+    if dead < AUTO_MIN_DEAD or dead < AUTO_SHARE * store._segments.disk_bytes():
+        return None
+    try:
+        done = compact_texts(store)
+    except (StoreError, OSError) as exc:
+        log.warning("%s: compacting the texts failed: %s", store.path, exc)
+        return None
+    log.info("texts: compacted %d segment(s); %.1f MB -> %.1f MB", len(done.removed),
+             done.bytes_before / 1e6, done.bytes_after / 1e6)
+    return done

@@ -21,6 +21,7 @@ from newswatch.store.tiny import AtomicJSONStorage, HeldCache, KeyedTinyDB
 from newswatch.store.transaction import Transaction
 
 SCHEMA_VERSION = 3
+DEAD_TEXT = "texts:dead"  # meta record: bytes of replaced texts left in the segments
 LOCK_TIMEOUT_S = 60.0
 
 Doc = dict[str, Any]
@@ -234,6 +235,12 @@ class Store:
         meta = self.get("meta", f"blob:{name}")
         return self._blobs.read(name, meta["gen"]) if meta else None
 
+    def dead_text_bytes(self) -> int:
+        """About how many bytes of the text segments hold replaced texts (counted as texts
+        are replaced; ``compact.compact_texts`` resets it)."""
+        meta = self.get("meta", DEAD_TEXT)
+        return meta["bytes"] if meta else 0
+
     def disk_bytes(self) -> int:
         size = self.path.stat().st_size if self.path.exists() else 0
         if self._tables_dir.is_dir():
@@ -274,6 +281,7 @@ class Store:
             tx.put("meta", f"blob:{name}", {"gen": gen})
             written[name] = gen
         stories = tx.staged.setdefault("stories", {})
+        dead = 0  # bytes of the texts these replace (see ``dead_text_bytes``)
         for sid, ref in placed.items():
             doc = stories.get(sid)
             if doc is None:  # text changed for an otherwise untouched story
@@ -281,7 +289,12 @@ class Store:
                 if doc is None:
                     continue
                 stories[sid] = doc
+            if doc.get("text"):
+                dead += doc["text"][2]
             doc["text"] = list(ref)
+        if dead:
+            counted = tx.get("meta", DEAD_TEXT)
+            tx.put("meta", DEAD_TEXT, {"bytes": (counted["bytes"] if counted else 0) + dead})
         replaced: list[tuple[str, Layout]] = []  # (table, its layout before this commit)
         cached: list[tuple[str, Layout, dict[int, dict[str, Doc]], dict[str, int] | None]] = []
         for name, changes in list(tx.staged.items()):
