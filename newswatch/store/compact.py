@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newswatch.errors import StoreError
@@ -22,10 +23,11 @@ if TYPE_CHECKING:
 
 STORIES = "stories"  # the table whose documents hold the text references
 GROUP = 8  # segments compacted per commit: bounds the texts held in memory (~32 MB)
-# ``compact_if_worth_it`` compacts once replaced texts take this much, and a third of the
-# segments' bytes
+# ``compact_if_worth_it`` compacts once replaced texts take this much, and half the
+# segments' bytes: then some closed segment is at least half dead, and what is left dead
+# after compacting is less than half, so the next ingest does not scan again in vain
 AUTO_MIN_DEAD = 64 * 1024 * 1024
-AUTO_SHARE = 1 / 3
+AUTO_SHARE = 0.5
 
 log = logging.getLogger("newswatch")
 
@@ -53,9 +55,9 @@ def compact_texts(store: Store, min_dead: float = 0.5) -> CompactReport:
         if ref:
             live[ref[0]].append(sid)
             live_bytes[ref[0]] += ref[2]
+    size = {n: _size(segments.dir / n) for n in names}
     # the open (last) segment takes the copies: never a candidate
-    targets = [n for n in names[:-1]
-               if live_bytes[n] <= (1.0 - min_dead) * (segments.dir / n).stat().st_size]
+    targets = [n for n in names[:-1] if live_bytes[n] <= (1.0 - min_dead) * size[n]]
     for start in range(0, len(targets), GROUP):
         group = targets[start:start + GROUP]
         done: list[str] = []
@@ -79,12 +81,20 @@ def compact_texts(store: Store, min_dead: float = 0.5) -> CompactReport:
                 (segments.dir / name).unlink()
             report.removed.append(name)
     report.bytes_after = segments.disk_bytes()
-    # what is still dead: the kept segments' replaced entries (the copies are all live)
-    dead = sum(max(0, (segments.dir / n).stat().st_size - live_bytes[n])
-               for n in names[:-1] if n not in report.removed and (segments.dir / n).exists())
+    # what is still dead and could be reclaimed: the replaced entries of the closed
+    # segments left (the copies are all live; a kept segment cannot be compacted)
+    gone = set(report.removed) | set(report.kept)
+    dead = sum(max(0, size[n] - live_bytes[n]) for n in names[:-1] if n not in gone)
     with store.transaction() as tx:
         tx.put("meta", DEAD_TEXT, {"bytes": dead})
     return report
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone: another process compacted it
+        return 0
 
 
 def compact_if_worth_it(store: Store) -> CompactReport | None:
