@@ -111,3 +111,26 @@ def test_replaced_texts_are_counted_and_an_ingest_compacts_when_they_pile_up(
     assert store.dead_text_bytes() < 20_000  # compacted on the way, and counted afresh
     assert not set(segments[:-1]) & set(_segments(store))
     assert {t.split(",")[1] for t in _texts(store).values()} == {" edition 4. " + "x" * 300}
+
+
+def test_a_failing_compaction_is_logged_and_the_ingest_keeps_its_stories(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from newswatch.errors import StoreError
+    from newswatch.pipeline import ingest
+    from newswatch.sources import SourceSpec
+    from newswatch.store import compact
+
+    def broken(store: Store, min_dead: float = 0.5) -> compact.CompactReport:
+        raise StoreError(f"{store.path}: cannot write store: No space left on device")
+
+    store = Store(tmp_path / "db.json")
+    with store.transaction() as tx:  # as if many texts had been replaced
+        tx.put("meta", "texts:dead", {"bytes": 10**9})
+    monkeypatch.setattr(compact, "compact_texts", broken)
+    wire = tmp_path / "wire.jsonl"
+    wire.write_text('{"id": "g1", "title": "Talks", "text": "Talks resume."}\n',
+                    encoding="utf-8")
+    report = ingest(store, [SourceSpec(name="wire", path=str(wire))])
+    assert report.sources[0].counts.new == 1 and store.count("stories") == 1
+    assert "compacting the texts failed" in caplog.text and "No space left" in caplog.text
