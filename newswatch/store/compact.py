@@ -8,11 +8,9 @@ and only then deletes the old segment files."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newswatch.errors import StoreError
@@ -47,7 +45,7 @@ def compact_texts(store: Store, min_dead: float = 0.5) -> CompactReport:
     left as it is (never lose what is stored)."""
     segments = store._segments
     report = CompactReport(bytes_before=segments.disk_bytes())
-    names = segments._names()
+    names = segments.names()
     live: dict[str, list[str]] = defaultdict(list)  # segment -> story ids whose text is there
     live_bytes: dict[str, int] = defaultdict(int)
     for sid, doc in store.items(STORIES):
@@ -55,7 +53,7 @@ def compact_texts(store: Store, min_dead: float = 0.5) -> CompactReport:
         if ref:
             live[ref[0]].append(sid)
             live_bytes[ref[0]] += ref[2]
-    size = {n: _size(segments.dir / n) for n in names}
+    size = {n: segments.size(n) for n in names}
     # the open (last) segment takes the copies: never a candidate
     targets = [n for n in names[:-1] if live_bytes[n] <= (1.0 - min_dead) * size[n]]
     for start in range(0, len(targets), GROUP):
@@ -77,8 +75,7 @@ def compact_texts(store: Store, min_dead: float = 0.5) -> CompactReport:
                 report.moved += len(wanted)
                 done.append(name)
         for name in done:  # committed: nothing refers to them any more
-            with contextlib.suppress(OSError):
-                (segments.dir / name).unlink()
+            segments.remove(name)
             report.removed.append(name)
     report.bytes_after = segments.disk_bytes()
     # what is still dead and could be reclaimed: the replaced entries of the closed
@@ -88,13 +85,6 @@ def compact_texts(store: Store, min_dead: float = 0.5) -> CompactReport:
     with store.transaction() as tx:
         tx.put("meta", DEAD_TEXT, {"bytes": dead})
     return report
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:  # gone: another process compacted it
-        return 0
 
 
 def compact_if_worth_it(store: Store) -> CompactReport | None:

@@ -75,7 +75,8 @@ class Segments:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
 
-    def _names(self) -> list[str]:
+    def names(self) -> list[str]:
+        """The segment files, oldest first: the last one is open (appended to)."""
         if not self.dir.is_dir():
             return []
         return sorted(p.name for p in self.dir.glob("seg-*.json"))
@@ -106,7 +107,7 @@ class Segments:
         if not texts:
             return placed
         make_dir(self.dir)
-        names = self._names()
+        names = self.names()
         body = self._open_body(names[-1]) if names else None
         if body is not None and len(body) < SEGMENT_MAX_BYTES:
             name, buf = names[-1], bytearray(body)
@@ -140,8 +141,20 @@ class Segments:
     def _write(self, name: str, body: bytearray) -> None:
         atomic_write(self.dir / name, bytes(body) + b"}}")
 
+    def size(self, name: str) -> int:
+        """A segment's bytes; 0 when it is gone (another process compacted it)."""
+        try:
+            return (self.dir / name).stat().st_size
+        except OSError:
+            return 0
+
+    def remove(self, name: str) -> None:
+        """Delete a segment nothing refers to any more (see ``compact``)."""
+        with contextlib.suppress(OSError):
+            (self.dir / name).unlink()
+
     def disk_bytes(self) -> int:
-        return sum((self.dir / n).stat().st_size for n in self._names())
+        return sum(map(self.size, self.names()))
 
 
 def _segment_name(number: int) -> str:
