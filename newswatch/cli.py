@@ -14,7 +14,7 @@ from newswatch.errors import UserError
 
 if TYPE_CHECKING:
     from newswatch.config import Settings
-from newswatch.locations import default_db_path, env_path
+from newswatch.locations import env_path
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
@@ -132,10 +132,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
                          interval_s=getattr(args, "interval_s", None))
 
 
-def db_path(args: argparse.Namespace) -> Path:
-    return getattr(args, "db", None) or env_path("NEWSWATCH_DB") or default_db_path()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -161,8 +157,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     from newswatch.store import StoreError
 
     handler = getattr(commands, f"cmd_{args.command}")
-    try:
-        return handler(args, db_path(args))
+    try:  # every command reads the config: its db and watchlists, unless overridden
+        return handler(args, settings_from(args))
     except (UserError, StoreError) as exc:
         print(f"newswatch: {exc}", file=sys.stderr)
         return EXIT_INPUT

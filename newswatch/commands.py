@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -16,7 +17,10 @@ from newswatch.pipeline import IngestReport, ingest
 from newswatch.sources import SourceSpec
 from newswatch.store import Store
 from newswatch.stories import newest_stories
-from newswatch.watching import Watcher, load_watchset, watchlist_paths
+from newswatch.watching import Watcher, load_watchset
+
+if TYPE_CHECKING:
+    from newswatch.config import Settings
 
 
 def source_spec(arg: str) -> SourceSpec:
@@ -38,7 +42,14 @@ def source_spec(arg: str) -> SourceSpec:
     return SourceSpec(name=name, path=path)
 
 
-def cmd_ingest(args: argparse.Namespace, db: Path) -> int:
+def existing_store(db: Path, otherwise: str = "run `newswatch ingest SOURCE` first") -> Store:
+    """The store at ``db``; a user error if there is none yet (reading never creates one)."""
+    if not db.exists():
+        raise UserError(f"{db}: no store yet; {otherwise}")
+    return Store(db)
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     specs = [source_spec(a) for a in args.sources]
     if args.feeds_from:
         from newswatch.sources.feedlists import FeedListError, read_feed_list
@@ -51,8 +62,8 @@ def cmd_ingest(args: argparse.Namespace, db: Path) -> int:
     if not specs:
         raise UserError("nothing to ingest: give a file, a directory, a feed URL "
                         "or --feeds-from FILE")
-    store = Store(db)
-    report = ingest(store, specs, make_watcher(args, store), ClusterService())
+    store = Store(settings.db)
+    report = ingest(store, specs, make_watcher(settings, store), ClusterService())
     print_report(report)
     return 1 if report.all_failed else 0
 
@@ -99,10 +110,8 @@ def story_json(story: Story) -> dict:
     }
 
 
-def cmd_stories(args: argparse.Namespace, db: Path) -> int:
-    if not db.exists():
-        raise UserError(f"{db}: no store yet; run `newswatch ingest SOURCE` first")
-    store = Store(db)
+def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
+    store = existing_store(settings.db)
     limit = args.limit or None
     stories = newest_stories(store, limit=limit, search=args.search, with_text=args.json)
     out = sys.stdout.buffer
@@ -117,20 +126,17 @@ def cmd_stories(args: argparse.Namespace, db: Path) -> int:
     return 0
 
 
-def make_watcher(args: argparse.Namespace, store: Store | None) -> Watcher:
-    from newswatch.cli import watchlist_args
-
-    watchset = load_watchset(watchlist_paths(watchlist_args(args)), store)
+def make_watcher(settings: Settings, store: Store | None) -> Watcher:
+    watchset = load_watchset(list(settings.watchlists), store)
     for line in watchset.errors:
         print(line, file=sys.stderr)
     return Watcher(watchset)
 
 
-def cmd_check(args: argparse.Namespace, db: Path) -> int:
-    from newswatch.cli import watchlist_args
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from newswatch.watch.loader import check_paths, watchlist_files
 
-    paths = args.paths or watchlist_paths(watchlist_args(args))
+    paths = args.paths or list(settings.watchlists)
     missing = [p for p in paths if not p.exists()]
     errors = [f"{p}: no such file or directory" for p in missing]
     errors += check_paths([p for p in paths if p.exists()])
@@ -142,21 +148,19 @@ def cmd_check(args: argparse.Namespace, db: Path) -> int:
     return 1 if errors else 0
 
 
-def cmd_rematch(args: argparse.Namespace, db: Path) -> int:
-    store = Store(db)
-    watcher = make_watcher(args, store)
+def cmd_rematch(args: argparse.Namespace, settings: Settings) -> int:
+    store = existing_store(settings.db)
+    watcher = make_watcher(settings, store)
     done = watcher.rematch(store)
     print(f"rematched {store.count('stories')} stories: {len(done.new)} new alerts, "
           f"{len(done.retired)} retired, {len(done.revived)} revived", file=sys.stderr)
     return 0
 
 
-def cmd_compact(args: argparse.Namespace, db: Path) -> int:
+def cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
     from newswatch.store.compact import compact_texts
 
-    if not db.exists():
-        raise UserError(f"{db}: no store yet; nothing to compact")
-    done = compact_texts(Store(db))
+    done = compact_texts(existing_store(settings.db, "nothing to compact"))
     mb = 1024 * 1024
     if done.removed:
         print(f"texts: compacted {len(done.removed)} segment(s), moved {done.moved:,} "
@@ -170,9 +174,8 @@ def cmd_compact(args: argparse.Namespace, db: Path) -> int:
     return 0
 
 
-def cmd_alerts(args: argparse.Namespace, db: Path) -> int:
-    if not db.exists():
-        raise UserError(f"{db}: no store yet; run `newswatch ingest SOURCE` first")
+def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    store = existing_store(settings.db)
     since = None
     if args.since:
         try:
@@ -180,7 +183,6 @@ def cmd_alerts(args: argparse.Namespace, db: Path) -> int:
         except ValueError:
             raise UserError(f"--since {args.since!r}: not an ISO 8601 time nor an age "
                             "like 2h or 3d") from None
-    store = Store(db)
     alerts = list_alerts(store, since=since, watchlist=args.watchlist, rule=args.rule,
                          limit=args.limit or None)
     sizes = cluster_sizes(store, {a.cluster_id for a in alerts if a.cluster_id}) \
@@ -197,22 +199,18 @@ def cmd_alerts(args: argparse.Namespace, db: Path) -> int:
     return 0
 
 
-def cmd_tui(args: argparse.Namespace, db: Path) -> int:
-    from newswatch.cli import settings_from
+def cmd_tui(args: argparse.Namespace, settings: Settings) -> int:
     from newswatch.poller import Poller
     from newswatch.tui.app import make_app
 
-    settings = settings_from(args)
     poller = Poller(settings, Store(settings.db))
     make_app(poller).run()
     return 0
 
 
-def cmd_run(args: argparse.Namespace, db: Path) -> int:
-    from newswatch.cli import settings_from
-
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.headless:
-        return cmd_tui(args, db)
+        return cmd_tui(args, settings)
     import logging
     import os
     import threading
@@ -225,7 +223,6 @@ def cmd_run(args: argparse.Namespace, db: Path) -> int:
                         format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("httpx", "httpcore"):  # one line per request is not a log a person reads
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = settings_from(args)
     stop = threading.Event()  # set by SIGINT/SIGTERM: the runner and the webhook stop waiting
     sinks: list[Sink] = [StdoutSink(sys.stdout.buffer, args.format)]
     if args.exec_cmd:
@@ -241,10 +238,8 @@ def cmd_run(args: argparse.Namespace, db: Path) -> int:
     return runner.run(once=args.once)
 
 
-def cmd_clusters(args: argparse.Namespace, db: Path) -> int:
-    if not db.exists():
-        raise UserError(f"{db}: no store yet; run `newswatch ingest SOURCE` first")
-    store = Store(db)
+def cmd_clusters(args: argparse.Namespace, settings: Settings) -> int:
+    store = existing_store(settings.db)
     out = sys.stdout.buffer
     for cid, doc in newest_clusters(store, args.limit or None):
         if args.json:

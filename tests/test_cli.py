@@ -156,3 +156,39 @@ def test_one_shot_commands_pause_the_cyclic_gc_and_long_running_ones_keep_it(
         assert main(["--db", db, *argv]) == 0
         assert gc.isenabled()  # as it was before, for the rest of this process
     assert seen == {"stories": False, "run --once": False, "run": True, "tui": True}
+
+
+def test_every_command_takes_the_configs_db_and_watchlists(tmp_path: Path, capsys) -> None:
+    """The config's ``db`` and ``watchlists`` hold for ingest, stories, alerts, clusters and
+    check alike, and --db / --watchlists override them."""
+    (tmp_path / "wl").mkdir()
+    (tmp_path / "wl" / "mine.yaml").write_text("rules:\n  - id: readme\n    query: newswatch\n")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("db: ./z/news.json\nwatchlists: ./wl\nsources: []\n")
+    readme = str(REPO / "README.md")
+    code, _, err = run(capsys, "--config", str(cfg), "ingest", readme)
+    assert code == 0 and "1 new alert" in err
+    assert (tmp_path / "z" / "news.json").exists()
+    code, out, _ = run(capsys, "--config", str(cfg), "alerts", "--json")
+    assert [(a["watchlist"], a["rule"]) for a in map(json.loads, out.splitlines())] == [
+        ("mine", "readme")]
+    assert len(run(capsys, "--config", str(cfg), "stories")[1].splitlines()) == 1
+    assert len(run(capsys, "--config", str(cfg), "clusters")[1].splitlines()) == 1
+    code, _, err = run(capsys, "--config", str(cfg), "check")
+    assert code == 0 and "1 watchlist file(s) valid" in err
+    # seeds into the config's store: matched with its watchlist, not the bundled one
+    code, _, err = run(capsys, "--config", str(cfg), "ingest", str(SEEDS))
+    assert code == 0 and "watchlists changed" not in err and "0 new alert(s)" in err
+    other = str(tmp_path / "other.json")
+    code, _, err = run(capsys, "--config", str(cfg), "--db", other,
+                       "--watchlists", str(REPO / "watchlists"), "ingest", str(SEEDS))
+    assert code == 0 and Path(other).exists() and "11 new alert(s)" in err
+
+
+def test_a_missing_config_given_by_name_is_an_error_for_every_command(
+        tmp_path: Path, capsys) -> None:
+    for command in (["ingest", str(SEEDS)], ["stories"], ["alerts"], ["check"]):
+        code, _, err = run(capsys, "--config", str(tmp_path / "nope.yaml"),
+                           "--db", str(tmp_path / "db.json"), *command)
+        assert code == 1 and err.strip() == f"newswatch: {tmp_path / 'nope.yaml'}: no such file"
+    assert not (tmp_path / "db.json").exists()
