@@ -15,7 +15,7 @@ from newswatch.errors import UserError
 from newswatch.models import Story
 from newswatch.pipeline import IngestReport, ingest
 from newswatch.sources import SourceSpec
-from newswatch.store import Store
+from newswatch.store import Store, store_path
 from newswatch.stories import newest_stories
 from newswatch.watching import Watcher, load_watchset
 
@@ -44,9 +44,10 @@ def source_spec(arg: str) -> SourceSpec:
 
 def existing_store(db: Path, otherwise: str = "run `newswatch ingest SOURCE` first") -> Store:
     """The store at ``db``; a user error if there is none yet (reading never creates one)."""
-    if not db.exists():
-        raise UserError(f"{db}: no store yet; {otherwise}")
-    return Store(db)
+    path = store_path(db)
+    if not path.exists():
+        raise UserError(f"{path}: no store yet; {otherwise}")
+    return Store(path)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:

@@ -27,11 +27,35 @@ LOCK_TIMEOUT_S = 60.0
 Doc = dict[str, Any]
 
 
+def store_path(path: str | os.PathLike[str]) -> Path:
+    """Where the store given as ``path`` lives (``~`` expanded, a symlink followed so the
+    files beside it sit beside the real one); a StoreError if it cannot be a store file."""
+    try:
+        p = Path(path).expanduser()
+    except RuntimeError as exc:
+        raise StoreError(f"{path}: cannot expand ~ ({exc})") from None
+    if p.name in ("", ".", ".."):
+        raise StoreError(f"{path}: not a file name; give a store file such as news.json")
+    try:
+        if p.is_symlink():
+            p = Path(os.path.realpath(p))
+        if p.exists() and not p.is_file():
+            raise StoreError(f"{p}: not a regular file; give a store file such as news.json")
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: cannot use this path: {exc}") from None
+    return p
+
+
+def _damaged(path: Path) -> StoreError:
+    return StoreError(f"{path}: damaged table file (not what newswatch writes); restore the "
+                      "store from a backup")
+
+
 class Store:
     """A newswatch store on one TinyDB file. Safe to share between threads and processes."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path).expanduser()
+        self.path = store_path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -83,11 +107,19 @@ class Store:
     def _check_schema(self) -> None:
         with self._mutex:
             self._refresh()
-            meta = self._db.table("meta").get(doc_id="schema")
+            try:
+                meta = self._db.table("meta").get(doc_id="schema")
+                if meta is not None and not isinstance(meta, dict):
+                    raise TypeError("schema record")
+                tables = self._db.tables()
+            except (AttributeError, TypeError, ValueError, KeyError):
+                raise StoreError(f"{self.path}: damaged store file (its records are not what "
+                                 "newswatch writes); restore it from a backup") from None
             if meta is None:
-                if any(name != "meta" for name in self._db.tables()):
+                if any(name != "meta" for name in tables):
                     raise StoreError(f"{self.path}: this TinyDB file is not a newswatch store "
                                      "(no schema record); point --db at another file")
+                self._refuse_orphaned_data()
                 with self.transaction() as tx:
                     if tx.get("meta", "schema") is None:
                         tx.put("meta", "schema", {"version": SCHEMA_VERSION})
@@ -110,12 +142,31 @@ class Store:
                     if path.name.count(".") == 2:  # stories.7.json, not stories.0.7.json
                         path.unlink(missing_ok=True)
 
+    def _refuse_orphaned_data(self) -> None:
+        """A store file that is missing or empty beside the data of an earlier store must
+        not become a new store: its first commit would write over that data for good."""
+        for directory in (self._tables_dir, self._segments.dir, self._blobs.dir):
+            try:
+                held = directory.is_dir() and any(directory.iterdir())
+            except OSError:
+                held = True
+            if held:
+                state = "empty" if self.path.exists() else "missing"
+                raise StoreError(
+                    f"{self.path}: the store file is {state}, but {directory.name}/ holds an "
+                    f"earlier store's data; restore {self.path.name} from a backup, or move "
+                    f"the {self.path.name}.* files aside to start a new store")
+
     # ----------------------------------------------------------------- reads
 
     def _layout(self, table: str) -> Layout:
         layout = self._layouts.get(table)
         if layout is None:
-            layout = Layout.from_doc(self._db.table("meta").get(doc_id=f"table:{table}"))
+            try:
+                layout = Layout.from_doc(self._db.table("meta").get(doc_id=f"table:{table}"))
+            except (KeyError, TypeError, ValueError):
+                raise StoreError(f"{self.path}: damaged store file (the record of table "
+                                 f"{table!r}); restore it from a backup") from None
             self._layouts[table] = layout
         return layout
 
@@ -124,6 +175,8 @@ class Store:
         if raw is None:
             raise StoreError(f"{path}: table file missing; the store was damaged outside "
                              "newswatch")
+        if not isinstance(raw, dict):
+            raise _damaged(path)
         return raw
 
     def _index(self, table: str, layout: Layout) -> dict[str, int]:
@@ -131,8 +184,13 @@ class Store:
         cached = self._indexes.get(table)
         if cached is not None and cached[0] == layout.index:
             return cached[1]
-        index = (index_from_doc(self._read_file(self._index_path(table, layout.index)))
-                 if layout.index else {})
+        index: dict[str, int] = {}
+        if layout.index:
+            path = self._index_path(table, layout.index)
+            try:
+                index = index_from_doc(self._read_file(path))
+            except (KeyError, TypeError):
+                raise _damaged(path) from None
         self._indexes[table] = (layout.index, index)
         return index
 
@@ -141,7 +199,10 @@ class Store:
         cached = self._shards.get((table, shard))
         if cached is not None and cached[0] == gen:
             return cached[1]
-        data = self._read_file(self._shard_path(table, shard, gen)).get(table, {})
+        path = self._shard_path(table, shard, gen)
+        data = self._read_file(path).get(table, {})
+        if not isinstance(data, dict) or not all(isinstance(d, dict) for d in data.values()):
+            raise _damaged(path)
         self._shards[(table, shard)] = (gen, data)
         return data
 
