@@ -131,6 +131,8 @@ def make_watcher(settings: Settings, store: Store | None) -> Watcher:
     watchset = load_watchset(list(settings.watchlists), store)
     for line in watchset.errors:
         print(line, file=sys.stderr)
+    if watchset.unusable:  # matching with what is left would retire the others' alerts
+        raise UserError("watchlists unusable (see above): nothing done, stored alerts kept")
     return Watcher(watchset)
 
 
@@ -138,9 +140,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from newswatch.watch.loader import check_paths, watchlist_files
 
     paths = args.paths or list(settings.watchlists)
-    missing = [p for p in paths if not p.exists()]
-    errors = [f"{p}: no such file or directory" for p in missing]
-    errors += check_paths([p for p in paths if p.exists()])
+    errors = check_paths(paths)
     for line in errors:
         print(line, file=sys.stderr)
     if not errors:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from newswatch.clusters import ClusterService
 from newswatch.config import Settings
+from newswatch.errors import UserError
 from newswatch.pipeline import IngestReport, ingest
 from newswatch.sources import SourceSpec
 from newswatch.store import Store
@@ -49,6 +50,7 @@ class Poller:
         self.rng = rng or random.Random()
         self.status = {spec.name: SourceStatus(spec) for spec in settings.sources}
         self._stamps: dict[Path, float] = {}
+        self.reload_errors: list[str] = []
         self.watcher = self._load_watcher()
         self.clusters = ClusterService()
         self.last_poll: float | None = None
@@ -66,17 +68,27 @@ class Poller:
 
     def _load_watcher(self) -> Watcher:
         self._stamps = self._watch_stamps()
-        return Watcher(load_watchset(list(self.settings.watchlists), self.store))
+        watchset = load_watchset(list(self.settings.watchlists), self.store)
+        if watchset.unusable:
+            raise UserError("; ".join(watchset.unusable))
+        return Watcher(watchset)
 
     def watchlists_changed(self) -> bool:
         """Whether a watchlist file was added, removed or edited since the last load."""
         return self._watch_stamps() != self._stamps
 
     def reload_watchlists_if_changed(self) -> bool:
-        """Reload when a watchlist file was added, removed or edited since the last load."""
+        """Reload when a watchlist file was added, removed or edited since the last load.
+        When a watchlist path cannot be looked at any more (a folder gone or unreadable),
+        the watchlists in force stay, and ``reload_errors`` says why."""
         if not self.watchlists_changed():
             return False
-        self.watcher = self._load_watcher()
+        try:
+            self.watcher = self._load_watcher()
+        except UserError as exc:
+            self.reload_errors = [f"{exc}; keeping the watchlists loaded before"]
+            return True
+        self.reload_errors = []
         return True
 
     # ------------------------------------------------------------------ scheduling
@@ -108,8 +120,8 @@ class Poller:
         for source in report.sources:
             self._reschedule(source.name, source.error, now)
         self.last_poll = time.time()
-        return PollReport(report, [s.name for s in specs], list(self.watcher.watchset.errors),
-                          reloaded)
+        return PollReport(report, [s.name for s in specs],
+                          [*self.reload_errors, *self.watcher.watchset.errors], reloaded)
 
     def _reschedule(self, name: str, error: str | None, now: float) -> None:
         status = self.status.get(name)

@@ -31,6 +31,9 @@ class WatchSet:
     errors: list[str] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # path -> text in force
     fallbacks: list[str] = field(default_factory=list)  # paths running on a stored version
+    # watchlist paths that could not be looked at (missing, unlistable): such a set is not
+    # the user's watchlists, so it must never replace them (nor retire their alerts)
+    unusable: list[str] = field(default_factory=list)
 
     @property
     def fingerprint(self) -> str:
@@ -45,8 +48,12 @@ def load_watchset(paths: Sequence[Path], store: Store | None = None) -> WatchSet
     when the store remembers a last valid version of it, that version stays in force."""
     found = WatchSet()
     names: dict[str, str] = {}
-    for path in watchlist_files(paths):
-        key = str(path.resolve())
+    files = watchlist_files(paths, found.unusable)
+    found.errors.extend(found.unusable)
+    for path in files:
+        if not path.exists() and not path.is_symlink():
+            continue  # missing: in ``unusable``
+        key = str(path.parent.resolve() / path.name)  # a symlink named, not its target
         try:
             text = path.read_text(encoding="utf-8")
             watchlist = parse_watchlist(path, text)

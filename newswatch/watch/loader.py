@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -325,14 +326,24 @@ def parse_watchlist(path: str | Path, source: str) -> Watchlist:
     return wl
 
 
-def watchlist_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand files and directories (``*.yaml``/``*.yml``, sorted) into files."""
+def watchlist_files(paths: Iterable[str | Path], problems: list[str] | None = None
+                    ) -> list[Path]:
+    """Expand files and directories (``*.yaml``/``*.yml``, sorted) into files; a dangling
+    symlink is kept (reading it fails, with an error). ``problems`` collects the paths that
+    cannot be looked at: missing ones and directories that cannot be listed."""
     out: list[Path] = []
     for path in paths:
         p = Path(path)
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.suffix in _SUFFIXES and f.is_file()))
+            if problems is not None:
+                for _ in os.walk(p, onerror=lambda e: problems.append(
+                        f"{e.filename}: cannot list directory: {e.strerror or e}")):
+                    pass
+            out.extend(sorted(f for f in p.rglob("*") if f.suffix in _SUFFIXES
+                              and (f.is_file() or f.is_symlink() and not f.exists())))
         else:
+            if problems is not None and not p.exists() and not p.is_symlink():
+                problems.append(f"{p}: no such watchlist file or directory")
             out.append(p)
     return out
 
@@ -342,7 +353,9 @@ def load_paths(paths: Iterable[str | Path]) -> tuple[list[Watchlist], list[str]]
     lists: list[Watchlist] = []
     errors: list[str] = []
     names: dict[str, str] = {}
-    for f in watchlist_files(paths):
+    for f in watchlist_files(paths, errors):
+        if not f.exists() and not f.is_symlink():
+            continue  # reported as missing
         try:
             wl = load_watchlist(f)
         except WatchlistError as e:
