@@ -191,14 +191,15 @@ class Watcher:
         is stored only at the end."""
         out = Reconciled()
         keys = [k for k, _ in store.items("stories")]
+        unreadable: set[str] = set()  # their alerts stay as they are (a warning says why)
         for start in range(0, len(keys), REMATCH_CHUNK):
             chunk = keys[start:start + REMATCH_CHUNK]
-            texts = store.texts(chunk)
+            texts = store.texts(chunk, unreadable)
             now = utc_now()
             with store.transaction() as tx:
                 for sid in chunk:
                     doc = tx.get("stories", sid)
-                    if doc is not None:
+                    if doc is not None and sid not in unreadable:
                         self.match_into(tx, sid, doc, texts.get(sid, ""), now, out)
             if progress is not None:
                 progress(min(start + REMATCH_CHUNK, len(keys)), len(keys))

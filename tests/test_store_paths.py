@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,51 @@ def test_damaged_files_of_the_right_syntax_are_one_line(tmp_path: Path, capsys,
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "damaged" in err
     assert _snapshot(db) == before
+
+
+def _seeded(tmp_path: Path, capsys) -> tuple[Path, list[str]]:
+    db = tmp_path / "db.json"
+    assert main(["--db", str(db), "ingest", str(SEEDS)]) == 0
+    capsys.readouterr()
+    assert main(["--db", str(db), "alerts", "--json", "--limit", "0"]) == 0
+    return db, sorted(json.loads(x)["id"] for x in capsys.readouterr().out.splitlines())
+
+
+@pytest.mark.parametrize("damage", ["removed", "truncated"])
+def test_a_lost_text_segment_is_named_and_rematch_keeps_its_stories_alerts(
+        tmp_path: Path, capsys, damage: str) -> None:
+    db, alerts = _seeded(tmp_path, capsys)
+    segment = next((tmp_path / "db.json.texts").glob("seg-*.json"))
+    if damage == "removed":
+        segment.unlink()
+    else:
+        segment.write_bytes(segment.read_bytes()[:200])
+    done = subprocess.run([sys.executable, "-m", "newswatch.cli", "--db", str(db), "stories",
+                           "--json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert [s["text"] for s in map(json.loads, done.stdout.splitlines())] == ["", ""]
+    reason = ("cannot read: No such file or directory" if damage == "removed"
+              else "damaged (truncated or overwritten)")
+    assert done.stderr.splitlines() == [
+        f"{segment}: {reason}; the texts of 2 stories in it are missing"]
+    assert main(["--db", str(db), "rematch"]) == 0
+    assert "0 retired" in capsys.readouterr().err
+    assert main(["--db", str(db), "alerts", "--json", "--limit", "0"]) == 0
+    assert sorted(json.loads(x)["id"] for x in capsys.readouterr().out.splitlines()) == alerts
+
+
+def test_an_unreadable_open_segment_makes_ingest_start_a_new_one(tmp_path: Path, capsys,
+                                                                monkeypatch) -> None:
+    db, _ = _seeded(tmp_path, capsys)
+    segment = next((tmp_path / "db.json.texts").glob("seg-*.json"))
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:  # what chmod 000 does for a user, not for root
+        if self == segment:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    assert main(["--db", str(db), "ingest", str(Path(__file__).resolve().parent.parent
+                                                / "README.md")]) == 0
+    assert len(list((tmp_path / "db.json.texts").glob("seg-*.json"))) == 2

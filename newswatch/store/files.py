@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Mapping
@@ -11,6 +12,8 @@ from pathlib import Path
 import orjson
 
 from newswatch.errors import StoreError
+
+log = logging.getLogger("newswatch")
 
 SEGMENT_MAX_BYTES = 4 * 1024 * 1024
 
@@ -74,6 +77,7 @@ class Segments:
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
+        self._warned: set[str] = set()  # segments a warning named already
 
     def names(self) -> list[str]:
         """The segment files, oldest first: the last one is open (appended to)."""
@@ -81,22 +85,41 @@ class Segments:
             return []
         return sorted(p.name for p in self.dir.glob("seg-*.json"))
 
-    def read(self, refs: Mapping[str, tuple[str, int, int]]) -> dict[str, str]:
-        """Texts by story id, given each one's (segment, offset, length)."""
+    def read(self, refs: Mapping[str, tuple[str, int, int]],
+             missing: set[str] | None = None) -> dict[str, str]:
+        """Texts by story id, given each one's (segment, offset, length). A missing or
+        damaged segment loses texts, never the store: their ids go to ``missing``, and the
+        segment is named in a warning (once per segment and process)."""
         by_segment: dict[str, list[tuple[str, int, int]]] = {}
         for sid, (seg, off, length) in refs.items():
             by_segment.setdefault(seg, []).append((sid, off, length))
         out: dict[str, str] = {}
         for seg, wanted in by_segment.items():
+            lost: list[str] = []
             try:
                 with open(self.dir / seg, "rb") as fh:
                     for sid, off, length in sorted(wanted, key=lambda w: w[1]):
                         fh.seek(off)
-                        value = orjson.loads(fh.read(length))
+                        try:
+                            value = orjson.loads(fh.read(length))
+                        except orjson.JSONDecodeError:
+                            value = None
                         if isinstance(value, str):
                             out[sid] = value
-            except (OSError, orjson.JSONDecodeError):
-                continue  # a missing or damaged segment loses texts, never the store
+                        else:
+                            lost.append(sid)
+                reason = "damaged (truncated or overwritten)"
+            except OSError as exc:
+                lost = [sid for sid, _, _ in wanted]
+                reason = f"cannot read: {exc.strerror or exc}"
+            if lost:
+                if missing is not None:
+                    missing.update(lost)
+                if seg not in self._warned:
+                    self._warned.add(seg)
+                    log.warning("%s: %s; the texts of %d stor%s in it are missing",
+                                self.dir / seg, reason, len(lost),
+                                "y" if len(lost) == 1 else "ies")
         return out
 
     def append(self, texts: Mapping[str, str]) -> dict[str, tuple[str, int, int]]:
@@ -132,7 +155,7 @@ class Segments:
         """The segment's bytes without the closing ``}}``, or None if it cannot be extended."""
         try:
             raw = (self.dir / name).read_bytes()
-        except FileNotFoundError:
+        except OSError:  # gone, or unreadable: leave it alone and start a new segment
             return None
         if not raw.startswith(self._EMPTY[:-2]) or not raw.endswith(b"}}"):
             return None  # damaged: leave it alone and start a new segment

@@ -284,12 +284,14 @@ class Store:
                 return len(self._raw(table))
             return len(self._index(table, self._layout(table)))
 
-    def texts(self, keys: Iterable[str]) -> dict[str, str]:
-        """Full texts of the given story ids (missing ones are left out)."""
+    def texts(self, keys: Iterable[str], unreadable: set[str] | None = None
+              ) -> dict[str, str]:
+        """Full texts of the given story ids (missing ones are left out; those stored
+        but unreadable, in a damaged or lost segment, are added to ``unreadable``)."""
         heads = self.get_many("stories", keys)
         refs = {k: tuple(d["text"]) for k, d in heads.items() if d.get("text")}
         with self._mutex:
-            return self._segments.read(refs)  # type: ignore[arg-type]
+            return self._segments.read(refs, unreadable)  # type: ignore[arg-type]
 
     def get_blob(self, name: str) -> bytes | None:
         """The committed generation of a blob (see :class:`Blobs`), or None."""
