@@ -111,7 +111,8 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
                                               doc["rule"], False))
                 if earlier is not None:
                     break
-        if earlier is not None and not every_story:
+        mine = earlier is not None and earlier.get("alert") == aid  # offered before
+        if earlier is not None and not every_story and not mine:
             earlier.update(updated=now, count=earlier.get("count", 1) + 1, latest=aid)
             records[key] = earlier
             marks.append(aid)
@@ -120,9 +121,11 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
             alert = alert_json(alert_from_doc(aid, doc), cluster.get("size"))
             took = _send(alert, sinks, set(doc.get("delivered", [])), down)
             sent += 1
+            # the emission of its key even if a sink failed: the later alerts of the key
+            # fold into it, so no sink gets more than one per (cluster, watchlist, rule)
+            records[key] = earlier if mine and earlier is not None else {
+                "alert": aid, "latest": aid, "count": 1, "created": now, "updated": now}
             if took is None:
-                records[key] = {"alert": aid, "latest": aid, "count": 1,
-                                "created": now, "updated": now}
                 marks.append(aid)
                 report.printed.append(aid)
             else:

@@ -739,3 +739,23 @@ def test_a_stop_cuts_the_webhook_retries_short(receiver: Callable[..., Receiver]
     assert sink.send({"id": "a1"}, b"{}") is False
     assert time.monotonic() - started < 5
     assert len(failing.seen()) == 1
+
+
+def test_a_failing_sink_does_not_turn_one_line_per_cluster_into_one_per_story(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    """Two stories of one event and a dead --exec: stdout still prints one line; the
+    exec, once it works, gets that same one alert, and nothing is printed twice."""
+    desk = Desk(tmp_path, feed_server, {"a": [STORY_A], "b": [STORY_B]})
+    failing = "cat > /dev/null; exit 3"
+    first = desk.run("--exec", failing)
+    alert = only(first)
+    assert alert["cluster"]["size"] == 2 and "exit 3" in first.stderr
+    again = desk.run("--exec", failing)
+    assert again.returncode == 0 and again.stdout == ""
+    calls = tmp_path / "calls"
+    third = desk.run("--exec", f'cat > /dev/null; echo "$NEWSWATCH_ALERT_ID" >> "{calls}"')
+    assert third.returncode == 0 and third.stdout == ""
+    assert calls.read_text() == alert["id"] + "\n"
+    (emission,) = [doc for _, doc in desk.store().items(EMITTED)]
+    assert (emission["alert"], emission["count"]) == (alert["id"], 2)
+    assert not [a for _, a in desk.store().items("alerts") if not a.get("emitted")]
