@@ -245,10 +245,14 @@ def parse_since(value: str, now: datetime | None = None) -> str:
     """``--since``: an ISO 8601 time (``2025-03-18``, ``2025-03-18T20:00Z``) or an age
     such as ``90m``, ``2h``, ``3d``. Returns ISO 8601 UTC with Z; ValueError if neither."""
     text = value.strip()
-    if text and text[-1] in _UNITS and text[:-1].isdigit():
-        moment = (now or datetime.now(UTC)) - timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
-    else:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        if text and text[-1] in _UNITS and text[:-1].isdigit():
+            age = timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
+            moment = (now or datetime.now(UTC)) - age
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError):  # an age or a time beyond what a date can hold
+        raise ValueError(f"not a time: {value!r}") from None

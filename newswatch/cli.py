@@ -168,6 +168,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         sys.stderr.close()  # e.g. `newswatch stories | head`: not an error
         return EXIT_OK
+    except OSError as exc:  # the machine, not the input: stdout on a full disk, say
+        print(f"newswatch: {exc.filename or 'output'}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":

@@ -176,7 +176,6 @@ def cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
-    store = existing_store(settings.db)
     since = None
     if args.since:
         try:
@@ -184,6 +183,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
         except ValueError:
             raise UserError(f"--since {args.since!r}: not an ISO 8601 time nor an age "
                             "like 2h or 3d") from None
+    store = existing_store(settings.db)
     alerts = list_alerts(store, since=since, watchlist=args.watchlist, rule=args.rule,
                          limit=args.limit or None)
     sizes = cluster_sizes(store, {a.cluster_id for a in alerts if a.cluster_id}) \
@@ -229,8 +229,6 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if args.exec_cmd:
         sinks.append(ExecSink(args.exec_cmd))
     if args.webhook:
-        if not args.webhook.startswith(("http://", "https://")):
-            raise UserError(f"--webhook {args.webhook!r}: not an http(s) URL")
         secret = args.webhook_secret or os.environ.get("NEWSWATCH_WEBHOOK_SECRET")
         sinks.append(WebhookSink(args.webhook, secret, stop=stop))
     runner = Runner(Poller(settings, Store(settings.db)), sinks, every_story=args.every_story,

@@ -253,6 +253,9 @@ class _Checker:
 
     def path(self, m: Any, key: Any, what: str, base: Path) -> Path | None:
         v = self.string(m, key, what)
+        if v is not None and "\0" in v:  # no file name can hold one
+            self.err(_at(m, key, True), f"{what}: bad path {v!r}: it holds a NUL character")
+            return None
         try:
             return None if v is None else Path(os.path.normpath(base / Path(v).expanduser()))
         except (RuntimeError, ValueError) as e:  # ~nosuchuser, or a NUL in the path

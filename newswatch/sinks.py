@@ -18,6 +18,8 @@ from typing import IO, Any, Protocol
 
 import orjson
 
+from newswatch.errors import UserError
+
 log = logging.getLogger("newswatch")
 
 SIGNATURE_HEADER = "X-Newswatch-Signature"
@@ -118,6 +120,23 @@ def sign(secret: str, payload: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
 
 
+def check_webhook_url(url: str) -> str:
+    """``url`` if it is an http(s) URL with a host and a valid port, else a UserError."""
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+        problem = ("not an http(s) URL" if parsed.scheme not in ("http", "https")
+                   else "no host" if not parsed.host
+                   else "port out of range" if parsed.port is not None
+                   and not 0 < parsed.port < 65536 else None)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        problem = str(exc) or "not a valid URL"
+    if problem:
+        raise UserError(f"--webhook {url!r}: {problem}")
+    return url
+
+
 class WebhookSink:
     """POST the alert JSON; HMAC-SHA256 signature header when a secret is set; a few
     retries with exponential backoff inside one pass, then the next pass retries."""
@@ -129,7 +148,7 @@ class WebhookSink:
                  stop: threading.Event | None = None) -> None:
         import httpx
 
-        self.url = url
+        self.url = check_webhook_url(url)
         self.secret = secret
         self.attempts = attempts
         self.backoff_s = backoff_s

@@ -164,6 +164,10 @@ def test_parse_since_forms() -> None:
     assert parse_since("2025-03-18T20:01:00+01:00") == "2025-03-18T19:01:00Z"
     with pytest.raises(ValueError):
         parse_since("soon")
+    for beyond in ("9999999d", "99999999999999999999999999d", "0001-01-01T00:00:00+01:00",
+                   "9999-12-31T23:00:00-05:00"):  # past what a date holds: no OverflowError
+        with pytest.raises(ValueError, match="not a time"):
+            parse_since(beyond)
 
 
 def test_bundled_watchlist_copy_is_the_default(tmp_path: Path, capsys, monkeypatch) -> None:

@@ -192,3 +192,37 @@ def test_a_missing_config_given_by_name_is_an_error_for_every_command(
                            "--db", str(tmp_path / "db.json"), *command)
         assert code == 1 and err.strip() == f"newswatch: {tmp_path / 'nope.yaml'}: no such file"
     assert not (tmp_path / "db.json").exists()
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("http://[::1", "Invalid port: ':1'"), ("http://:80/", "no host"),
+    ("http://127.0.0.1:99999/", "port out of range"), ("ftp://x/", "not an http(s) URL")])
+def test_a_bad_webhook_url_is_one_line_before_anything_runs(tmp_path: Path, capsys,
+                                                            url: str, problem: str) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"db: ./db.json\nsources:\n  - {{name: s, path: {SEEDS}}}\n")
+    code = main(["--config", str(cfg), "run", "--headless", "--once", "--webhook", url])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and err == f"newswatch: --webhook {url!r}: {problem}\n"
+    assert not (tmp_path / "db.json").exists()
+
+
+def test_a_config_path_holding_a_nul_is_an_error_at_its_place(tmp_path: Path, capsys) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text('db: "a\\0b"\nsources:\n  - {path: "e\\0f"}\n')
+    assert main(["--config", str(cfg), "stories"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(": ", 2)[1] if line.startswith("newswatch") else line.split(": ")[0]
+            for line in err] == [f"{cfg}:1:5", f"{cfg}:3:12"]
+    assert all("holds a NUL character" in line for line in err)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_to_a_full_disk_is_one_line(tmp_path: Path) -> None:
+    db = str(tmp_path / "db.json")
+    assert main(["--db", db, "ingest", str(SEEDS)]) == 0
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "newswatch.cli", "--db", db, "stories"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == "newswatch: output: No space left on device\n"

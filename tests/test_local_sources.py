@@ -372,3 +372,15 @@ def test_missing_source_path_is_one_line_error(tmp_path: Path) -> None:
 def test_single_file_with_unknown_extension_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path / "report.pdf", b"%PDF")
     assert read(path).error == f"{path}: unsupported file type (.pdf)"
+
+
+def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
+    """An ESC sequence in a local title would retitle or clear the user's terminal with
+    every listing: dropped where the file is read (text, and JSON strings alike)."""
+    (tmp_path / "e.txt").write_bytes(b"Evil \x1b]0;PWNED\x07\x1b[2J ceasefire\nbody\xc2\x9b2J\n")
+    (tmp_path / "r.jsonl").write_text(json.dumps(
+        {"id": "1", "title": "Bad \u001b[31mred", "text": "x\u0007y"}) + "\n")
+    items = {i.guid.rsplit("/", 1)[-1]: i for i in read_local(SourceSpec("t", tmp_path)).items}
+    assert items["e.txt"].title == "Evil ]0;PWNED[2J ceasefire"
+    assert items["e.txt"].text == "body2J"
+    assert (items["1"].title, items["1"].text) == ("Bad [31mred", "xy")

@@ -145,18 +145,24 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
+# C0 controls but tab, line breaks, vertical tab and form feed; DEL; C1 controls
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
 def _decode(data: bytes) -> str:
-    """UTF-8 (a BOM is dropped); else cp1252, else Latin-1. NUL bytes mean a binary file."""
+    """UTF-8 (a BOM is dropped); else cp1252, else Latin-1; control characters dropped.
+    NUL bytes mean a binary file."""
     if b"\0" in data[:SNIFF_BYTES]:
         raise _Skip("not UTF-8 text (binary file)")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    # control characters (ESC above all) would reach the terminal with every listing
+    return _CONTROLS.sub("", text) if _CONTROLS.search(text) else text
 
 
 def _text_item(text: str, guid: str, source: str, *, markdown: bool) -> Item:
@@ -252,8 +258,8 @@ def _record_item(record: object, source: str) -> Item | str:
     for key in ("title", "text", "url", "published", "source"):
         if record.get(key) is not None and not isinstance(record[key], str):
             return f"{key} is not a string"
-    title = " ".join((record.get("title") or "").split())
-    text = tidy_text(record.get("text") or "")
+    title = " ".join(_CONTROLS.sub("", record.get("title") or "").split())
+    text = tidy_text(_CONTROLS.sub("", record.get("text") or ""))
     if not (title or text):
         return "missing both title and text"
     return Item(source=(record.get("source") or "").strip() or source, guid=str(guid),
