@@ -23,11 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     # --db may stand before or after the subcommand; SUPPRESS keeps a subcommand's
     # parser from resetting a value given before it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, default=argparse.SUPPRESS,
+    common.add_argument("--db", type=_path, default=argparse.SUPPRESS,
                         help="TinyDB store file (env NEWSWATCH_DB)")
-    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="PATH",
+    common.add_argument("--config", type=_path, default=argparse.SUPPRESS, metavar="PATH",
                         help="config file (env NEWSWATCH_CONFIG; default in your config dir)")
-    common.add_argument("--watchlists", type=Path, action="append", default=argparse.SUPPRESS,
+    common.add_argument("--watchlists", type=_path, action="append", default=argparse.SUPPRESS,
                         metavar="PATH", help="watchlist file or directory, may repeat "
                         "(env NEWSWATCH_WATCHLISTS; default: the bundled watchlists)")
     parser = argparse.ArgumentParser(
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="ingest files, directories or feed URLs once")
     ingest.add_argument("sources", nargs="*", metavar="SOURCE",
                         help="a file, a directory or an http(s) feed URL")
-    ingest.add_argument("--feeds-from", type=Path, action="append", default=[], metavar="FILE",
+    ingest.add_argument("--feeds-from", type=_path, action="append", default=[], metavar="FILE",
                         help="also every feed listed in an OPML or newsboat urls file")
 
     stories = sub.add_parser("stories", parents=[common], help="list stored stories")
@@ -102,6 +102,12 @@ def _duration(value: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a duration: {value!r} (try 90s, 10m, 1h)"
                                          ) from None
+
+
+def _path(value: str) -> Path:
+    if not value.strip():  # Path("") is ".": it would quietly mean the current directory
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(value)
 
 
 def _non_negative(value: str) -> int:

@@ -30,6 +30,14 @@ def source_spec(arg: str) -> SourceSpec:
     ``ingest seeds`` and ``ingest seeds/one.txt`` name the same stories."""
     from newswatch.sources.local import unicode_name
 
+    if not arg:
+        raise UserError("an empty SOURCE: give a file, a directory or a feed URL")
+    scheme, sep, rest = arg.partition("://")
+    if sep and scheme.isascii() and scheme.isalpha():  # a URL, if an odd one
+        if scheme.lower() in ("http", "https"):
+            arg = scheme.lower() + sep + rest  # HTTP://… as http://…
+        else:  # fails alone, as not an http(s) URL
+            return SourceSpec(name=scheme.lower(), url=arg)
     if arg.startswith(("http://", "https://")):
         from newswatch.sources.feedlists import default_feed_name
 
@@ -60,6 +68,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 specs.extend(read_feed_list(listing))
             except FeedListError as exc:
                 raise UserError(str(exc)) from None
+    if not specs and args.feeds_from:
+        raise UserError(f"nothing to ingest: {', '.join(map(str, args.feeds_from))} "
+                        "lists no feeds")
     if not specs:
         raise UserError("nothing to ingest: give a file, a directory, a feed URL "
                         "or --feeds-from FILE")

@@ -226,3 +226,28 @@ def test_output_to_a_full_disk_is_one_line(tmp_path: Path) -> None:
                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr == "newswatch: output: No space left on device\n"
+
+
+def test_odd_sources_fail_alone_with_a_reason(tmp_path: Path, capsys) -> None:
+    db = str(tmp_path / "db.json")
+    code, _, err = run(capsys, "--db", db, "ingest", "ftp://127.0.0.1/x", "HTTP://127.0.0.1:1/x",
+                       str(SEEDS))
+    assert code == 0
+    assert "ftp://127.0.0.1/x: failed: not an http(s) URL" in err
+    assert "http://127.0.0.1:1/x: failed: connection refused" in err  # a URL, not a path
+    assert "seeds: 2 new" in err
+    code, _, err = run(capsys, "--db", db, "ingest", "")
+    assert code == 1 and err == "newswatch: an empty SOURCE: give a file, a directory or a " \
+                                "feed URL\n"
+    empty = tmp_path / "empty.opml"
+    empty.write_text("<opml version='2.0'><body></body></opml>")
+    code, _, err = run(capsys, "--db", db, "ingest", "--feeds-from", str(empty))
+    assert code == 1 and err == f"newswatch: nothing to ingest: {empty} lists no feeds\n"
+
+
+@pytest.mark.parametrize("option", ["--db", "--watchlists", "--config"])
+def test_an_empty_path_option_is_a_usage_error_not_the_current_directory(
+        option: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([option, "", "stories"])
+    assert exit_.value.code == 2 and "an empty path" in capsys.readouterr().err

@@ -327,3 +327,12 @@ def test_the_environment_is_trusted_only_when_it_configures_something(
     (tmp_path / ".netrc").unlink()
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     assert env_matters()
+
+
+def test_a_skipped_item_is_reported_with_its_feed(feed_server: FeedServer) -> None:
+    url = feed_server.route("/mixed.json", content_type="application/feed+json",
+                            body=orjson.dumps({"version": "https://jsonfeed.org/version/1.1",
+                                               "items": [{"id": "1", "title": "ok"}, 5]}))
+    result = one(url)
+    assert [i.title for i in result.items] == ["ok"]
+    assert result.skipped == [f"{url}: item 2: not an object"]

@@ -104,7 +104,9 @@ def describe_error(exc: BaseException, settings: FetchSettings) -> str:
         return f"timed out after {settings.total_timeout:g} s (total)"
     if isinstance(exc, aiohttp.TooManyRedirects):
         return "too many redirects"
-    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+    if isinstance(exc, aiohttp.NonHttpUrlClientError):
+        return "not an http(s) URL: newswatch fetches http and https only"
+    if isinstance(exc, aiohttp.InvalidURL):
         return one_line(f"bad URL: {exc}")
     if isinstance(exc, aiohttp.ClientConnectorError):
         if isinstance(exc, aiohttp.ClientConnectorDNSError) or isinstance(

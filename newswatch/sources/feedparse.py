@@ -135,7 +135,7 @@ def _not_a_feed_reason(data: bytes, parsed: feedparser.FeedParserDict) -> str:
     if not data.strip():
         return "not a feed: empty document"
     exc = parsed.get("bozo_exception")
-    if exc is not None:
+    if exc is not None and "Content-type" not in str(exc):  # no HTTP header for a file
         return f"not a feed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
     return "not a feed: no RSS, Atom or JSON Feed content"
 

@@ -101,7 +101,8 @@ def _result(spec: SourceSpec, report: Report) -> SourceResult:
     _, error, skipped, not_modified, state, rows, packed = report
     features = packed.unpack() if packed is not None else [None] * len(rows)
     items = [Item(*row[:6], f, *row[7:]) for row, f in zip(rows, features, strict=True)]
-    return SourceResult(spec=spec, items=items, error=error, skipped=skipped,
+    return SourceResult(spec=spec, items=items, error=error,
+                        skipped=[f"{spec.url}: {line}" for line in skipped],
                         not_modified=not_modified, feed_state=state)
 
 
