@@ -180,6 +180,7 @@ class Runner:
         self.every_story = every_story
         self.stop = stop or threading.Event()  # shared with sinks that wait (webhook)
         self._watch_errors_logged = False
+        self.once = False
 
     def install_signal_handlers(self) -> None:
         def handle(signum: int, frame: FrameType | None) -> None:
@@ -191,7 +192,13 @@ class Runner:
         signal.signal(signal.SIGINT, handle)
 
     def run(self, *, once: bool = False) -> int:
+        """Poll and emit until stopped; with ``once``, one pass. Exit status 1 when that
+        pass found every source failing (as `ingest`), else 0."""
         first = True
+        self.once = once
+        if not self.poller.status:
+            where = self.poller.settings.config_path or "the config"
+            log.warning("%s: no sources configured; nothing to poll", where)
         while not self.stop.is_set():
             report = self.poller.poll(force=first or once)
             first = False
@@ -202,7 +209,7 @@ class Runner:
                 log.warning("%d alert(s) not delivered; retrying next pass",
                             len(emitted.failed))
             if once:
-                break
+                return 1 if report.ingest.all_failed else 0
             self.stop.wait(max(0.5, min(self.poller.seconds_until_due(), 5.0)))
         return 0
 
@@ -219,7 +226,7 @@ class Runner:
                 log.info("skipped %s", line)
             if source.error:
                 status = self.poller.status.get(source.name)
-                retry = f"; retry #{status.failures}" if status else ""
+                retry = f"; retry #{status.failures}" if status and not self.once else ""
                 log.warning("%s: %s%s", source.location, source.error, retry)
             else:
                 c = source.counts

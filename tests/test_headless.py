@@ -759,3 +759,23 @@ def test_a_failing_sink_does_not_turn_one_line_per_cluster_into_one_per_story(
     (emission,) = [doc for _, doc in desk.store().items(EMITTED)]
     assert (emission["alert"], emission["count"]) == (alert["id"], 2)
     assert not [a for _, a in desk.store().items("alerts") if not a.get("emitted")]
+
+
+def test_once_exits_1_when_every_source_failed_and_says_so_without_retries(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    desk = Desk(tmp_path, feed_server, {})
+    dead = feed_server.route("/dead.xml", status=500, body=b"down", content_type="text/plain")
+    desk.config.write_text(desk.config.read_text() + f"  - {{name: dead, url: '{dead}'}}\n")
+    done = desk.run()
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"{dead}: HTTP 500" in done.stderr and "retry" not in done.stderr
+
+
+def test_a_config_without_sources_says_there_is_nothing_to_poll(tmp_path: Path) -> None:
+    config = tmp_path / "empty.yaml"
+    config.write_text("")
+    done = subprocess.run([sys.executable, "-m", "newswatch.cli", "--config", str(config),
+                           "--db", str(tmp_path / "db.json"), "run", "--headless", "--once"],
+                          capture_output=True, text=True, timeout=60, env=ENV, check=False)
+    assert done.returncode == 0 and done.stdout == ""
+    assert f"{config}: no sources configured; nothing to poll" in done.stderr
