@@ -384,3 +384,10 @@ def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
     assert items["e.txt"].title == "Evil ]0;PWNED[2J ceasefire"
     assert items["e.txt"].text == "body2J"
     assert (items["1"].title, items["1"].text) == ("Bad [31mred", "xy")
+
+
+def test_published_years_below_1000_keep_four_digits(tmp_path: Path) -> None:
+    (tmp_path / "r.jsonl").write_text(json.dumps(
+        {"id": "1", "title": "Old", "text": "x", "published": "0999-01-01T00:00:00+05:00"}))
+    [item] = read_local(SourceSpec("t", tmp_path)).items
+    assert item.published == "0998-12-31T19:00:00Z"

@@ -35,13 +35,19 @@ class ParsedFeed:
     title: str = ""
 
 
+def iso_z(moment: datetime) -> str:
+    """A UTC datetime as ISO 8601 with Z; four-digit years (strftime writes year 999 as
+    "999", which is no ISO 8601)."""
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"
+
+
 def iso_utc(value: time.struct_time | None) -> str | None:
     """A UTC struct_time (as feedparser gives) to ISO 8601 with Z, or None."""
     if value is None:
         return None
     try:
         stamp = calendar.timegm(value)
-        return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso_z(datetime.fromtimestamp(stamp, UTC))
     except (OverflowError, ValueError, OSError, TypeError):
         return None
 
@@ -125,7 +131,7 @@ def iso_from_text(value: object) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(moment.astimezone(UTC))
 
 
 def _not_a_feed_reason(data: bytes, parsed: feedparser.FeedParserDict) -> str:
