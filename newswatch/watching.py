@@ -70,6 +70,7 @@ def load_watchset(paths: Sequence[Path], store: Store | None = None) -> WatchSet
                                 f"(also {names[watchlist.name]})")
             continue
         names[watchlist.name] = str(path)
+        found.errors.extend(watchlist.warnings)
         found.watchlists.append(watchlist)
         found.texts[key] = text
     return found

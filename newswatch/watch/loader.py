@@ -11,6 +11,7 @@ from typing import Any
 
 from newswatch.watch.model import FIELDS, SEVERITIES, Entity, Rule, Watchlist
 from newswatch.watch.query import And, Node, Not, Or, QueryError, has_positive, parse
+from newswatch.watch.text import words
 from newswatch.yamltext import YamlSyntaxError, load_yaml
 
 TOP_KEYS = ("watchlist", "description", "severity", "entities", "rules")
@@ -85,12 +86,24 @@ class _Checker:
         self.path = path
         self.lines = source.splitlines()
         self._errors: list[tuple[int, int, str]] = []
+        self._warnings: list[tuple[int, int, str]] = []
 
     @property
     def errors(self) -> list[str]:
         """Every error so far, in file order."""
+        return self._lines(self._errors)
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._lines(self._warnings)
+
+    def _lines(self, found: list[tuple[int, int, str]]) -> list[str]:
         return [f"{self.path}:{ln + 1}:{col + 1}: {msg}" for ln, col, msg in sorted(
-            self._errors, key=lambda e: (e[0], e[1]))]
+            found, key=lambda e: (e[0], e[1]))]
+
+    def warn(self, pos: tuple[int, int] | None, msg: str) -> None:
+        line, col = pos or (0, 0)
+        self._warnings.append((line, col, msg))
 
     def err(self, pos: tuple[int, int] | None, msg: str) -> None:
         line, col = pos or (0, 0)
@@ -209,6 +222,9 @@ def _entities(c: _Checker, top: Any) -> tuple[list[Entity], dict[str, list[str]]
         aliases = [a for a, _ in c.str_list(body, "aliases", f"entity {eid!r} aliases")]
         if "aliases" not in body:
             aliases = [name]
+        elif not any(words(a) for a in aliases):  # [] or ["", "!!"]: it could never match
+            c.warn(_lc(body, "aliases", True),
+                   f"entity {eid!r} aliases: none has a word to match, it never matches")
         known[eid] = aliases
         out.append(Entity(eid, name, etype, tuple(aliases)))
     return out, known
@@ -245,6 +261,10 @@ def _rule(c: _Checker, r: Any, i: int, rules: Any, default_sev: str, ents: Any) 
     if not parts:
         if not any(k in r for k in ("query", "any", "all", "not")):
             c.err(pos, f"{what}: needs 'query', 'any' or 'all'")
+        elif "query" not in r and all(isinstance(r[k], list) and not r[k]
+                                      for k in ("any", "all", "not") if k in r):
+            # `any: []` and the like: a rule that could never match
+            c.warn(pos, f"{what}: 'query', 'any' and 'all' are all empty, it never matches")
         return None
     if any(p is None for p in parts) or rid is None:
         return None
@@ -289,7 +309,8 @@ def _validate(c: _Checker, top: Any, stem: str) -> Watchlist | None:
                 rules.append(rule)
     if c.errors:
         return None
-    return Watchlist(name, desc, sev, tuple(entities), tuple(rules), c.path)  # type: ignore[arg-type]
+    return Watchlist(name, desc, sev, tuple(entities), tuple(rules), c.path,  # type: ignore[arg-type]
+                     tuple(c.warnings))
 
 
 def load_watchlist(path: str | Path) -> Watchlist:
@@ -365,6 +386,7 @@ def load_paths(paths: Iterable[str | Path]) -> tuple[list[Watchlist], list[str]]
             errors.append(f"{f}:1:1: duplicate watchlist name {wl.name!r} (also {names[wl.name]})")
             continue
         names[wl.name] = str(f)
+        errors.extend(wl.warnings)  # for ``check``: a file that cannot match is not valid
         lists.append(wl)
     return lists, errors
 

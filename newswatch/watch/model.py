@@ -42,6 +42,9 @@ class Watchlist:
     entities: tuple[Entity, ...] = ()
     rules: tuple[Rule, ...] = ()
     path: str | None = None
+    # what can never match (an entity without a word, a rule of empty lists): reported by
+    # ``check`` and when loaded, but the rest of the watchlist works
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from newswatch.watch import WatchlistError, check_paths, load_watchlist
+from newswatch.watch.loader import load_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,3 +145,16 @@ def test_check_paths_over_directories(tmp_path: Path) -> None:
 
 def test_bundled_watchlists_are_valid() -> None:
     assert check_paths([ROOT / "watchlists"]) == []
+
+
+def test_what_can_never_match_fails_check_but_the_rest_still_works(tmp_path: Path) -> None:
+    path = write(tmp_path, "entities:\n  a: {name: A, aliases: []}\n"
+                           "  b: {name: B, aliases: ['', '!!']}\n"
+                           "rules:\n  - id: r\n    any: []\n  - id: s\n    query: 'x OR y'\n",
+                 )
+    assert check_paths([path]) == [
+        f"{path}:2:25: entity 'a' aliases: none has a word to match, it never matches",
+        f"{path}:3:25: entity 'b' aliases: none has a word to match, it never matches",
+        f"{path}:5:5: rule 'r': 'query', 'any' and 'all' are all empty, it never matches"]
+    [loaded] = load_paths([path])[0]
+    assert [r.id for r in loaded.rules] == ["s"] and len(loaded.warnings) == 3
