@@ -21,6 +21,7 @@ from newswatch.errors import UserError
 from newswatch.locations import bundled, default_config_path, default_db_path, env_path
 from newswatch.sources import SourceSpec
 from newswatch.sources.feedlists import FeedListError, default_feed_name, read_feed_list
+from newswatch.textfiles import read_small
 from newswatch.watch.loader import lone_surrogates
 from newswatch.yamltext import YamlSyntaxError, load_yaml
 
@@ -94,7 +95,7 @@ def load_settings(config: Path | None = None, *, db: Path | None = None,
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return read_small(path).decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ConfigError([f"{path}: not UTF-8 text (byte {e.start})"]) from None
     except (OSError, ValueError) as e:

@@ -13,6 +13,7 @@ from typing import Any
 from newswatch.alerts import Reconciled, reconcile
 from newswatch.models import EntityMention, utc_now
 from newswatch.store import Store, Transaction
+from newswatch.textfiles import read_small
 from newswatch.watch.loader import WatchlistError, parse_watchlist, watchlist_files
 from newswatch.watch.matcher import Matcher
 from newswatch.watch.model import MatchInput, MatchResult, RuleHit, Span, Watchlist
@@ -55,9 +56,9 @@ def load_watchset(paths: Sequence[Path], store: Store | None = None) -> WatchSet
             continue  # missing: in ``unusable``
         key = str(path.parent.resolve() / path.name)  # a symlink named, not its target
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_small(path).decode("utf-8")
             watchlist = parse_watchlist(path, text)
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
             found.errors.append(f"{path}:1:1: cannot read file: {exc}")
             watchlist, text = _fallback(store, key, path, found)
         except WatchlistError as exc:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from xml.parsers import expat
 
 from newswatch.sources import SourceSpec
+from newswatch.textfiles import read_small
 
 NEWSBOAT_ONLY = ("query:", "exec:", "filter:")
 _SLUG_JUNK = re.compile(r"[^\w]+")
@@ -32,9 +33,9 @@ class _Refused(Exception):
 def read_feed_list(path: Path) -> list[SourceSpec]:
     """Every feed in an OPML or newsboat ``urls`` file, in file order, names made unique."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise FeedListError(f"{path}: {exc.strerror or exc}") from None
+        data = read_small(path)
+    except (OSError, ValueError) as exc:
+        raise FeedListError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if head == b"<" or data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         entries = _read_opml(path, data)

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from newswatch.textfiles import read_small
 from newswatch.watch.model import FIELDS, SEVERITIES, Entity, Rule, Watchlist
 from newswatch.watch.query import And, Node, Not, Or, QueryError, has_positive, parse
 from newswatch.watch.text import words
@@ -317,7 +318,7 @@ def load_watchlist(path: str | Path) -> Watchlist:
     """Load one watchlist file; raise :class:`WatchlistError` listing every problem."""
     p = Path(path)
     try:
-        source = p.read_text(encoding="utf-8")
+        source = read_small(p).decode("utf-8")
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise WatchlistError([f"{p}:1:1: cannot read file: {e}"]) from None
     return parse_watchlist(p, source)
