@@ -336,3 +336,12 @@ def test_a_skipped_item_is_reported_with_its_feed(feed_server: FeedServer) -> No
     result = one(url)
     assert [i.title for i in result.items] == ["ok"]
     assert result.skipped == [f"{url}: item 2: not an object"]
+
+
+def test_json_feed_fields_that_are_not_strings_count_as_absent(feed_server: FeedServer) -> None:
+    url = feed_server.route("/odd.json", content_type="application/feed+json",
+                            body=orjson.dumps({"version": "https://jsonfeed.org/version/1.1",
+                                               "items": [{"id": "1", "title": ["x"], "url": 7,
+                                                          "content_text": "Real text here."}]}))
+    [item] = one(url).items
+    assert (item.title, item.url, item.text) == ("Real text here.", None, "Real text here.")

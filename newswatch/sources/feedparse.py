@@ -106,10 +106,10 @@ def parse_json_feed(data: bytes, source: str) -> ParsedFeed:
         if not isinstance(entry, dict):
             out.skipped.append(f"item {index + 1}: not an object")
             continue
-        text = _plain(str(entry.get("content_html") or entry.get("content_text")
-                          or entry.get("summary") or ""))
-        title = _plain(str(entry.get("title") or ""))
-        link = entry.get("url") or entry.get("external_url") or None
+        text = _plain(_string(entry.get("content_html")) or _string(entry.get("content_text"))
+                      or _string(entry.get("summary")))
+        title = _plain(_string(entry.get("title")))
+        link = _string(entry.get("url")) or _string(entry.get("external_url")) or None
         if not (title or text or link):
             out.skipped.append(f"item {index + 1}: no title, text or link")
             continue
@@ -119,6 +119,12 @@ def parse_json_feed(data: bytes, source: str) -> ParsedFeed:
         out.items.append(Item(source=source, guid=str(guid), title=title, text=text or title,
                               url=str(link) if link else None, published=published))
     return out
+
+
+def _string(value: object) -> str:
+    """A JSON Feed string field; anything else (a list, a number) counts as absent, as
+    the format says these are strings."""
+    return value if isinstance(value, str) else ""
 
 
 def iso_from_text(value: object) -> str | None:
