@@ -391,3 +391,15 @@ def test_published_years_below_1000_keep_four_digits(tmp_path: Path) -> None:
         {"id": "1", "title": "Old", "text": "x", "published": "0999-01-01T00:00:00+05:00"}))
     [item] = read_local(SourceSpec("t", tmp_path)).items
     assert item.published == "0998-12-31T19:00:00Z"
+
+
+def test_a_store_kept_in_an_ingested_folder_is_not_read_as_stories(tmp_path: Path,
+                                                                   capsys) -> None:
+    from newswatch.cli import main
+
+    shutil.copytree(SEEDS, tmp_path / "news")
+    db = tmp_path / "news" / "db.json"
+    assert main(["--db", str(db), "ingest", str(tmp_path / "news")]) == 0
+    assert main(["--db", str(db), "ingest", str(tmp_path / "news")]) == 0
+    err = capsys.readouterr().err
+    assert "skipped" not in err and "news: 0 new, 0 updated, 2 unchanged" in err

@@ -67,6 +67,9 @@ def unicode_name(name: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+_STORE_PARTS = ("tables", "texts", "blobs", "lock")  # beside a store file (newswatch.store)
+
+
 def _walk(root: Path, skipped: list[str]) -> Iterator[Path]:
     """Files with a known suffix under ``root``: sorted, depth first, hidden names left out.
 
@@ -87,8 +90,12 @@ def _walk(root: Path, skipped: list[str]) -> Iterator[Path]:
             skipped.append(f"{directory}: {_os_reason(exc)}")
             continue
         subdirs: list[Path] = []
+        names = {entry.name for entry in entries}
+        # a newswatch store kept in the folder: its file and its folders are not stories
+        stores = {n for n in names if f"{n}.tables" in names}
+        store_parts = stores | {f"{n}.{part}" for n in stores for part in _STORE_PARTS}
         for entry in entries:
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or entry.name in store_parts:
                 continue
             try:
                 is_dir = entry.is_dir()
