@@ -57,7 +57,7 @@ def test_a_new_store_beside_empty_folders_is_fine(tmp_path: Path) -> None:
     assert store.count("stories") == 0
 
 
-@pytest.mark.parametrize("name", [".", "", "/"])
+@pytest.mark.parametrize("name", [".", "/", ".."])
 def test_a_path_that_is_no_file_name_is_one_line(tmp_path: Path, capsys, name: str,
                                                   monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)

@@ -33,7 +33,7 @@ STORIES = 573  # stories stored when each file is its own source
 REASONS = Counter({  # why files (or their entries) were skipped, entry numbers dropped
     "feed has no entries": 904,  # channel/feed metadata tests: no <item>/<entry> at all
     "entry N: no title, text or link": 643,  # entries that carry only author, date…
-    "not a feed: no Content-type specified": 7,  # CDF <CHANNEL> without <ITEM>
+    "not a feed: no RSS, Atom or JSON Feed content": 7,  # CDF <CHANNEL> without <ITEM>
     "not a feed: <unknown>:6:0: no element found": 1,  # illformed/rss_empty_document.xml
     "unsupported file type (no extension)": 1,  # LICENSE, as a single-file source
 })
