@@ -9,13 +9,16 @@ when one sink fails, the alert is offered again later to that sink only."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
+
+from filelock import FileLock, Timeout
 
 from newswatch.alerts import (
     ALERTS,
@@ -64,6 +67,32 @@ def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = Fal
     a crash in between repeats at most one batch, never loses one. Alerts of the same
     time go in the order they were raised (the outbox's order), so a batch of marks
     touches few shards of the alerts table."""
+    with _emitter(store, stop) as mine:
+        return _emit(store, sinks, every_story, stop) if mine else EmitReport()
+
+
+@contextlib.contextmanager
+def _emitter(store: Store, stop: threading.Event | None) -> Iterator[bool]:
+    """Hold the store's emitter lock: one process emits at a time, and it reads what is
+    pending only once it holds the lock, so two pollers on one store never both deliver
+    an alert. Yields False if ``stop`` was set while waiting."""
+    lock = FileLock(str(store.path) + ".emit.lock")
+    while True:
+        try:
+            lock.acquire(timeout=0.5)
+            break
+        except Timeout:
+            if stop is not None and stop.is_set():
+                yield False
+                return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+def _emit(store: Store, sinks: Sequence[Sink], every_story: bool,
+          stop: threading.Event | None) -> EmitReport:
     report = EmitReport()
     pending = pending_alerts(store)
     if not pending:

@@ -57,6 +57,7 @@ rules:
     query: ceasefire
     severity: high
 """
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 ALERT_KEYS = {"id", "watchlist", "rule", "severity", "created", "story", "cluster", "matches"}
 STORY_KEYS = {"id", "guid", "title", "url", "source", "published"}
 
@@ -779,3 +780,22 @@ def test_a_config_without_sources_says_there_is_nothing_to_poll(tmp_path: Path) 
                           capture_output=True, text=True, timeout=60, env=ENV, check=False)
     assert done.returncode == 0 and done.stdout == ""
     assert f"{config}: no sources configured; nothing to poll" in done.stderr
+
+
+def test_two_pollers_on_one_store_deliver_each_alert_once(tmp_path: Path) -> None:
+    """Both find the same 11 alerts pending; the emitter lock lets one deliver them, and
+    the other then finds them emitted."""
+    db = tmp_path / "db.json"
+    assert main(["--db", str(db), "ingest", str(SEEDS)]) == 0
+    config = tmp_path / "cfg.yaml"
+    config.write_text(f"db: {db}\nsources: []\n")
+    calls = tmp_path / "calls"
+    cmd = [sys.executable, "-m", "newswatch.cli", "--config", str(config), "run", "--headless",
+           "--once", "--every-story", "--exec",
+           f'cat > /dev/null; echo "$NEWSWATCH_ALERT_ID" >> "{calls}"; sleep 0.05']
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    ids = [a["id"] for out in outs for a in lines_of(out)]
+    assert len(ids) == 11 == len(set(ids))
+    assert sorted(calls.read_text().split()) == sorted(ids)

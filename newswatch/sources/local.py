@@ -67,7 +67,8 @@ def unicode_name(name: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-_STORE_PARTS = ("tables", "texts", "blobs", "lock")  # beside a store file (newswatch.store)
+# beside a store file (see newswatch.store)
+_STORE_PARTS = ("tables", "texts", "blobs", "lock", "emit.lock")
 
 
 def _walk(root: Path, skipped: list[str]) -> Iterator[Path]:
