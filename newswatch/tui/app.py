@@ -18,6 +18,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -103,6 +104,13 @@ class NewswatchApp(App[None]):
 
     # ------------------------------------------------------------------ layout
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """A toast. Plain text unless asked: toasts quote stories' titles and feeds'
+        errors, and "[/b]" in a headline must not crash the desk (nor "[@click=…]" in one
+        make a button)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="desk"):
@@ -121,7 +129,7 @@ class NewswatchApp(App[None]):
                     yield RowList([Column("when", 11), Column("source", 16),
                                    Column("headline")], id="story-list")
             yield Reader(id="reader")
-        yield Static("starting…", id="status")
+        yield Static("starting…", id="status", markup=False)  # errors from feeds in it
         yield Footer()
 
     def on_mount(self) -> None:
@@ -353,12 +361,18 @@ class NewswatchApp(App[None]):
             self.notify("No watchlist file to edit", severity="warning")
             return
 
+        try:
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+        except (OSError, UnicodeDecodeError) as exc:
+            self.notify(f"{path}: cannot edit here: {exc}", severity="error")
+            return
+
         def saved(ok: bool | None) -> None:
             if ok:
                 self.notify(f"Saved {path.name}; re-matching stored stories…", timeout=3)
                 self.rematch()
 
-        self.push_screen(EditorScreen(path), saved)
+        self.push_screen(EditorScreen(path, text), saved)
 
     def action_edit_external(self) -> None:
         path = self.watchlist_path()

@@ -8,6 +8,7 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static, TextArea
 
@@ -45,6 +46,7 @@ class HelpScreen(ModalScreen[None]):
 
 
 def atomic_save(path: Path, text: str) -> None:
+    path = Path(os.path.realpath(path))  # a symlinked watchlist: save its target, keep the link
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
@@ -60,17 +62,18 @@ class EditorScreen(Screen[bool]):
         Binding("escape", "cancel", "Close without saving", priority=True),
     ]
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, text: str) -> None:
         super().__init__()
         self.path = path
+        self.text = text  # read by the caller, which reports a file it cannot read
 
     def compose(self) -> ComposeResult:
         with Vertical(id="editor-box"):
-            yield Static(f"Editing [b]{self.path}[/b] — ctrl+s saves, esc closes",
-                         id="editor-title")
-            text = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
-            yield TextArea.code_editor(text, language=_yaml_language(), id="editor")
-            yield Static("", id="editor-errors")
+            yield Static(Content.assemble("Editing ", (str(self.path), "bold"),
+                                          " — ctrl+s saves, esc closes"), id="editor-title")
+            yield TextArea.code_editor(self.text, language=_yaml_language(), id="editor")
+            # errors quote the file back: shown as text, never parsed as markup
+            yield Static("", id="editor-errors", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -669,3 +669,59 @@ def test_core_modules_do_not_import_textual() -> None:
     loaded, textual_modules = json.loads(done.stdout)
     assert set(loaded) >= set(CORE) - {"newswatch.cluster"}
     assert textual_modules == []
+
+
+def test_markup_in_a_headline_or_a_feed_error_is_shown_as_text(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    """"[/b]" in a headline once crashed the desk in its toast, and "[/]" in a server's
+    reason phrase in the status bar; "[@click=app.quit]" made a toast a quit button."""
+    odd = dict(NEWS, title="Re: [/b] ceasefire [@click=app.quit]thread[/]")
+    url = feed_server.route("/wire.xml", body=rss_feed([odd]))
+    broken = feed_server.route("/broken.xml", status=503, body=b"down",
+                               content_type="text/plain")
+    watchlist = tmp_path / "live.yaml"
+    watchlist.write_text(LIVE_WATCHLIST, encoding="utf-8")
+    settings = Settings(db=tmp_path / "db.json", watchlists=(watchlist,),
+                        sources=(SourceSpec(name="wire", url=url),
+                                 SourceSpec(name="[/] broken", url=broken)))
+
+    async def scenario() -> None:
+        app = new_app(settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: alert_rules(app) == ["truce"], "the alert row",
+                             tries=200)
+            assert ("high: live/truce", odd["title"]) in toasts(app)
+            assert any(m.startswith(f"{broken}: HTTP 503") for _, m in toasts(app))
+            await pilot.pause(0.3)
+            assert app.is_running and app.return_code is None
+
+    run(scenario)
+
+
+def test_the_editor_refuses_a_watchlist_it_cannot_read_and_saves_through_a_symlink(
+        tmp_path: Path) -> None:
+    settings = seed_settings(tmp_path)
+    [folder] = settings.watchlists
+    real = tmp_path / "real.yaml"
+    (folder / "ukraine-peace.yaml").rename(real)
+    (folder / "ukraine-peace.yaml").symlink_to(real)
+
+    async def scenario() -> None:
+        app = new_app(settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: alert_rules(app), "the alert rows", tries=200)
+            real.write_bytes(real.read_bytes() + b"# caf\xe9\n")
+            await pilot.press("e")
+            await pilot.pause(0.2)
+            assert any("cannot edit here" in m for _, m in toasts(app))
+            assert app.is_running
+            real.write_bytes(real.read_bytes().replace(b"# caf\xe9\n", b""))
+            await pilot.press("e")
+            await wait_until(pilot, lambda: app.screen.id != "_default" and
+                             app.screen.__class__.__name__ == "EditorScreen", "the editor")
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: app.screen.__class__.__name__ != "EditorScreen",
+                             "the editor to close")
+        assert (folder / "ukraine-peace.yaml").is_symlink()
+
+    run(scenario)
