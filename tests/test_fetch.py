@@ -345,3 +345,18 @@ def test_json_feed_fields_that_are_not_strings_count_as_absent(feed_server: Feed
                                                           "content_text": "Real text here."}]}))
     [item] = one(url).items
     assert (item.title, item.url, item.text) == ("Real text here.", None, "Real text here.")
+
+
+def test_control_characters_in_feeds_never_reach_the_terminal(feed_server: FeedServer) -> None:
+    evil = "\u001b]8;;https://evil.example/\u0007deal\u001b]8;;\u0007 \u001b[41mRED\u009b2J"
+    rss = feed_server.route("/evil.xml", body=rss_feed([dict(RSS_ITEMS[0], title=evil)]))
+    jf = feed_server.route("/evil.json", content_type="application/feed+json",
+                           body=orjson.dumps({"version": "https://jsonfeed.org/version/1.1",
+                                              "items": [{"id": "1", "title": evil,
+                                                         "content_text": f"x {evil}"}]}))
+    for url in (rss, jf):
+        [item] = one(url).items
+        for value in (item.title, item.text):
+            assert not any(ord(c) < 32 and c not in "\n\t" or 127 <= ord(c) < 160
+                           for c in value), (url, value)
+        assert item.title.startswith("]8;;https://evil.example/deal]8;; [41mRED")

@@ -116,8 +116,17 @@ def _stripped_text(markup: str) -> str:
     return tidy_text(html.unescape("".join(parts)))
 
 
+# C0 controls but tab, line breaks, vertical tab and form feed; DEL; C1 controls. ESC above
+# all: a story's text is printed to terminals, and an escape sequence in it would retitle,
+# clear or recolour them, or plant a hyperlink.
+CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
 def tidy_text(text: str) -> str:
-    """Collapse runs of spaces, trim lines, keep at most one blank line between paragraphs."""
+    """Collapse runs of spaces, trim lines, keep at most one blank line between paragraphs;
+    drop control characters."""
+    if CONTROLS.search(text):
+        text = CONTROLS.sub("", text)
     # _SPACES matches only where there are two spaces or another space character: most
     # text has neither, and testing that with str.__contains__ is much cheaper
     spaced = "  " in text or "\t" in text or "\f" in text or "\v" in text or "\u00a0" in text

@@ -16,7 +16,7 @@ import orjson
 from newswatch.models import Item
 from newswatch.sources import SourceResult, SourceSpec
 from newswatch.sources.feedparse import TITLE_MAX, derive_title, iso_from_text, parse_feed
-from newswatch.sources.html import html_title, html_to_text, tidy_text
+from newswatch.sources.html import CONTROLS, html_title, html_to_text, tidy_text
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 SNIFF_BYTES = 8192
@@ -153,10 +153,6 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
-# C0 controls but tab, line breaks, vertical tab and form feed; DEL; C1 controls
-_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-
-
 def _decode(data: bytes) -> str:
     """UTF-8 (a BOM is dropped); else cp1252, else Latin-1; control characters dropped.
     NUL bytes mean a binary file."""
@@ -170,7 +166,7 @@ def _decode(data: bytes) -> str:
         except UnicodeDecodeError:
             text = data.decode("latin-1")
     # control characters (ESC above all) would reach the terminal with every listing
-    return _CONTROLS.sub("", text) if _CONTROLS.search(text) else text
+    return CONTROLS.sub("", text) if CONTROLS.search(text) else text
 
 
 def _text_item(text: str, guid: str, source: str, *, markdown: bool) -> Item:
@@ -266,8 +262,8 @@ def _record_item(record: object, source: str) -> Item | str:
     for key in ("title", "text", "url", "published", "source"):
         if record.get(key) is not None and not isinstance(record[key], str):
             return f"{key} is not a string"
-    title = " ".join(_CONTROLS.sub("", record.get("title") or "").split())
-    text = tidy_text(_CONTROLS.sub("", record.get("text") or ""))
+    title = " ".join(CONTROLS.sub("", record.get("title") or "").split())
+    text = tidy_text(CONTROLS.sub("", record.get("text") or ""))
     if not (title or text):
         return "missing both title and text"
     return Item(source=(record.get("source") or "").strip() or source, guid=str(guid),
