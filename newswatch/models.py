@@ -27,6 +27,9 @@ def content_hash(title: str, text: str, url: str | None) -> str:
     return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
+TITLE_LIMIT = 1000  # characters of a title kept; the rest is cut with "…"
+
+
 @dataclass(slots=True, frozen=True)
 class Item:
     """One story as a source delivers it, before it is stored."""
@@ -46,6 +49,10 @@ class Item:
     # each is computed, once, when first asked for
     known_id: str | None = field(default=None, compare=False, repr=False)
     known_hash: str | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.title) > TITLE_LIMIT:  # a headline, not a text: lists lay it out often
+            object.__setattr__(self, "title", self.title[:TITLE_LIMIT - 1].rstrip() + "…")
 
     @property
     def id(self) -> str:

@@ -403,3 +403,10 @@ def test_a_store_kept_in_an_ingested_folder_is_not_read_as_stories(tmp_path: Pat
     assert main(["--db", str(db), "ingest", str(tmp_path / "news")]) == 0
     err = capsys.readouterr().err
     assert "skipped" not in err and "news: 0 new, 0 updated, 2 unchanged" in err
+
+
+def test_a_huge_title_is_cut_to_a_headline(tmp_path: Path) -> None:
+    (tmp_path / "r.jsonl").write_text(json.dumps({"id": "1", "title": "戦" * 100_000,
+                                                  "text": "x"}))
+    [item] = read_local(SourceSpec("t", tmp_path)).items
+    assert len(item.title) == 1000 and item.title.endswith("…")

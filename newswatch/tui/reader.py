@@ -19,10 +19,16 @@ def rule_colour(rule_key: str, palette: dict[str, str]) -> str:
     return palette[rule_key]
 
 
+READER_MAX = 100_000  # characters of a story's text the reader shows
+
+
 def render_detail(detail: StoryDetail, palette: dict[str, str]) -> Group:
     story = detail.story
     title = Text(story.title or "(untitled)", style="bold")
-    body = Text(story.text or "")
+    text = story.text or ""
+    # the reader lays out every line of what it shows, on the UI thread: a megabyte of text
+    # froze the desk for seconds, so it shows the first READER_MAX characters
+    body = Text(text[:READER_MAX])
     for alert in detail.alerts:
         colour = rule_colour(f"{alert.watchlist}/{alert.rule}", palette)
         for span in alert.matches:
@@ -46,6 +52,9 @@ def render_detail(detail: StoryDetail, palette: dict[str, str]) -> Group:
     entities.append(", ".join(f"{e.name} ×{e.count}" for e in story.entities) or "none",
                     style="" if story.entities else "dim")
     parts: list[Text] = [title, meta, rules, entities, Text(""), body]
+    if len(text) > READER_MAX:
+        parts.append(Text(f"\n… {len(text) - READER_MAX:,} more characters: `newswatch "
+                          f"stories --json` has the whole text", style="dim"))
     if detail.siblings:
         others = Text()
         others.append(f"\nSame event, {len(detail.siblings)} other stor"
