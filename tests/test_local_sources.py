@@ -410,3 +410,12 @@ def test_a_huge_title_is_cut_to_a_headline(tmp_path: Path) -> None:
                                                   "text": "x"}))
     [item] = read_local(SourceSpec("t", tmp_path)).items
     assert len(item.title) == 1000 and item.title.endswith("…")
+
+
+def test_one_bad_byte_in_a_jsonl_file_spoils_only_its_line(tmp_path: Path) -> None:
+    good = json.dumps({"id": "1", "title": "Київ 🇺🇦 ceasefire", "text": "x"},
+                      ensure_ascii=False).encode()
+    bad = b'{"id": "2", "title": "caf\xe9", "text": "y"}'
+    (tmp_path / "r.jsonl").write_bytes(good + b"\n" + bad + b"\n")
+    items = {i.guid: i for i in read_local(SourceSpec("t", tmp_path)).items}
+    assert items["1"].title == "Київ 🇺🇦 ceasefire" and items["2"].title == "café"

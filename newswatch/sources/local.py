@@ -119,7 +119,8 @@ def _read_file(path: Path, guid: str, spec: SourceSpec, result: SourceResult) ->
         if suffix in FEED_SUFFIXES:
             _add_feed(data, path, spec, result)
             return
-        text = _decode(data)
+        # one bad byte in a JSON Lines file spoils its line only, not the others' decoding
+        text = _decode(data) if suffix != ".jsonl" else _decode_lines(data)
         if not text.strip():
             raise _Skip("empty file")
         if suffix in TEXT_SUFFIXES:
@@ -167,6 +168,15 @@ def _decode(data: bytes) -> str:
             text = data.decode("latin-1")
     # control characters (ESC above all) would reach the terminal with every listing
     return CONTROLS.sub("", text) if CONTROLS.search(text) else text
+
+
+def _decode_lines(data: bytes) -> str:
+    """``_decode`` line by line, unless the whole file is UTF-8 (the usual case)."""
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return "\n".join(_decode(line) if line else "" for line in data.split(b"\n"))
+    return _decode(data)
 
 
 def _text_item(text: str, guid: str, source: str, *, markdown: bool) -> Item:
