@@ -208,6 +208,7 @@ class Runner:
         self.sinks = list(sinks)
         self.every_story = every_story
         self.stop = stop or threading.Event()  # shared with sinks that wait (webhook)
+        poller.cancel = self.stop  # and with the poll: a signal ends it at the next lull
         self._watch_errors_logged = False
         self.once = False
 

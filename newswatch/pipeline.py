@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from newswatch.alerts import Reconciled
@@ -53,7 +54,7 @@ class IngestReport:
 
 
 def read_sources(specs: Sequence[SourceSpec], store: Store,
-                 watcher: Watcher | None = None) -> Iterator[SourceResult | None]:
+                 watcher: Watcher | None = None) -> Generator[SourceResult | None, None, None]:
     """Read every source: feeds first, each yielded as soon as it is fetched and parsed
     (using, and returning, its conditional-GET state; the parse workers also match the
     items against ``watcher``'s watchlists), then local files. None: a lull while feeds
@@ -74,12 +75,17 @@ def read_sources(specs: Sequence[SourceSpec], store: Store,
 
 
 def ingest(store: Store, specs: Sequence[SourceSpec], watcher: Watcher | None = None,
-           clusters: ClusterService | None = None) -> IngestReport:
+           clusters: ClusterService | None = None,
+           cancel: threading.Event | None = None) -> IngestReport:
     """Read the sources, store what they hold, match and cluster it. Never raises for a
     bad source. Feeds are stored as they arrive, a batch of ``BATCH_ITEMS`` at a time,
     while later ones are still being fetched; the report lists sources in the order given."""
     rematched = ensure_current(store, watcher) if watcher is not None else None
-    report = store_results(store, read_sources(specs, store, watcher), watcher, clusters)
+    results = read_sources(specs, store, watcher)
+    try:
+        report = store_results(store, results, watcher, clusters, cancel)
+    finally:
+        results.close()  # cancelled: the feeds still out are dropped, their workers ended
     compact_if_worth_it(store)  # replaced texts, when they take much of the segments
     position = {(s.name, s.location): k for k, s in reversed(list(enumerate(specs)))}
     report.sources.sort(key=lambda r: position.get((r.name, r.location), len(specs)))
@@ -89,7 +95,8 @@ def ingest(store: Store, specs: Sequence[SourceSpec], watcher: Watcher | None = 
 
 def store_results(store: Store, results: Iterable[SourceResult | None],
                   watcher: Watcher | None = None,
-                  clusters: ClusterService | None = None) -> IngestReport:
+                  clusters: ClusterService | None = None,
+                  cancel: threading.Event | None = None) -> IngestReport:
     """Store, match and cluster what the sources gave, one transaction per batch of at most
     ``BATCH_ITEMS`` items (a source's items may span batches). A lull (None) in the
     results commits what waits once it is ``LULL_ITEMS`` or more (see there): work done
@@ -102,6 +109,8 @@ def store_results(store: Store, results: Iterable[SourceResult | None],
     prepared = False
     for result in results:
         if result is None:
+            if cancel is not None and cancel.is_set():
+                break  # what arrived is stored below; what is still out is not waited for
             if clusters is not None and not prepared:  # the first wait for feeds: load
                 prepared = True  # the clusterer meanwhile
                 clusters.prepare(store)

@@ -6,6 +6,7 @@ decides which sources are due; each :meth:`Poller.poll` is one ingest batch."""
 from __future__ import annotations
 
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,9 @@ class Poller:
         self.status = {spec.name: SourceStatus(spec) for spec in settings.sources}
         self._stamps: dict[Path, float] = {}
         self.reload_errors: list[str] = []
+        # set to end a poll early (the desk quitting, a signal): what has arrived is
+        # stored, feeds still being fetched are dropped and tried on the next poll
+        self.cancel = threading.Event()
         self.watcher = self._load_watcher()
         self.clusters = ClusterService()
         self.last_poll: float | None = None
@@ -111,7 +115,7 @@ class Poller:
         reloaded = self.reload_watchlists_if_changed()
         specs = [s.spec for s in self.status.values()] if force else self.due()
         if specs:
-            report = ingest(self.store, specs, self.watcher, self.clusters)
+            report = ingest(self.store, specs, self.watcher, self.clusters, self.cancel)
         else:
             report = IngestReport()
             if reloaded:

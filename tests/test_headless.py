@@ -799,3 +799,40 @@ def test_two_pollers_on_one_store_deliver_each_alert_once(tmp_path: Path) -> Non
     ids = [a["id"] for out in outs for a in lines_of(out)]
     assert len(ids) == 11 == len(set(ids))
     assert sorted(calls.read_text().split()) == sorted(ids)
+
+
+def test_a_poll_cancelled_while_a_feed_hangs_stores_what_came_and_returns(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    healthy = feed_server.route("/ok.xml", body=rss_feed([STORY_A]))
+    hanging = feed_server.route("/hang.xml", body=rss_feed([STORY_B]), delay=12)
+    settings = load_settings(None, db=tmp_path / "db.json", watchlists=[REPO / "watchlists"])
+    from dataclasses import replace
+
+    from newswatch.sources import SourceSpec
+    settings = replace(settings, sources=(SourceSpec(name="ok", url=healthy),
+                                          SourceSpec(name="hang", url=hanging)))
+    poller = Poller(settings, Store(settings.db))
+    threading.Timer(1.0, poller.cancel.set).start()
+    started = time.monotonic()
+    report = poller.poll(force=True)
+    assert time.monotonic() - started < 6  # not the 12 s the hanging feed takes
+    assert [s.name for s in report.ingest.sources] == ["ok"]
+    assert poller.store.count("stories") == 1
+    assert [s.name for s in poller.due()] == ["hang"]  # not polled: due again
+
+
+def test_sigterm_while_a_feed_hangs_exits_promptly(tmp_path: Path,
+                                                   feed_server: FeedServer) -> None:
+    desk = Desk(tmp_path, feed_server, {"ok": [STORY_A]})
+    hang = feed_server.route("/hang.xml", body=rss_feed([STORY_B]), delay=12)
+    desk.config.write_text(desk.config.read_text() + f"  - {{name: hang, url: '{hang}'}}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "newswatch.cli", "--config",
+                             str(desk.config), "run", "--headless"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=ENV, text=True, cwd=tmp_path)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=8)  # well before the hanging feed's 12 s
+    assert proc.returncode == 0, err
+    assert desk.store().count("stories") == 1  # the healthy feed's story was kept ...
+    feed_server.route("/hang.xml", body=rss_feed([]))
+    assert len(printed(desk.run())) == 1  # ... and its alert comes out on the next run

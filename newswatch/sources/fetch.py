@@ -106,16 +106,30 @@ def _result(spec: SourceSpec, report: Report) -> SourceResult:
                         not_modified=not_modified, feed_state=state)
 
 
+LULL_TICK_S = 0.25
+
+
 def _arrivals(source: queue.SimpleQueue[Any], lulls: bool) -> Iterator[Any]:
-    """What arrives on ``source``, as it arrives; with ``lulls``, a None first whenever
-    nothing is ready (once per wait)."""
+    """What arrives on ``source``, as it arrives; with ``lulls``, a None whenever nothing
+    is ready, and again every LULL_TICK_S of a long wait (so the consumer can stop
+    waiting for a feed that hangs)."""
     while True:
         try:
             yield source.get_nowait()
+            continue
         except queue.Empty:
-            if lulls:
-                yield None
+            pass
+        if not lulls:
             yield source.get()
+            continue
+        yield None
+        while True:
+            try:
+                got = source.get(timeout=LULL_TICK_S)
+                break
+            except queue.Empty:
+                yield None
+        yield got
 
 
 # ------------------------------------------------------------------ in this process
@@ -149,19 +163,26 @@ def _in_thread(specs: Sequence[SourceSpec], states: dict[str, FeedState],
 
     thread = threading.Thread(target=run, name="newswatch-fetch", daemon=True)
     thread.start()
+    ended = False
     try:
         for got in _arrivals(results, lulls):
             if got is None:
                 yield None
                 continue
             if got is _END:
+                ended = True
                 break
             if isinstance(got, BaseException):
+                ended = True
                 raise got
             yield _result(specs[got[0]], got)
     finally:
-        thread.join()
-        parser.shutdown()
+        if ended:
+            thread.join()
+            parser.shutdown()
+        else:  # our consumer stopped early (a cancelled poll): a feed that hangs is not
+            # waited for; the thread ends at its timeouts, writing nothing anyone reads
+            parser.shutdown(wait=False, cancel_futures=True)
 
 
 # ------------------------------------------------------------------ in worker processes
@@ -251,6 +272,8 @@ def _work(specs: Sequence[SourceSpec], states: dict[str, FeedState], settings: F
     """A worker process: fetch and parse feeds until none is left, report each (a thread
     sends the reports, so fetching never waits for the parent to read)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    # ... with SIGTERM, which must end us: not run the handler a headless parent installed
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # below the process that stores and shows what we send: when both want the CPU, it
     # goes first, so stories are stored as they come instead of piling up for the end
     with contextlib.suppress(OSError):

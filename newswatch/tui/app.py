@@ -326,8 +326,15 @@ class NewswatchApp(App[None]):
         self.query_one("#search", Input).focus()
 
     def action_poll_now(self) -> None:
+        if self._worker_running("poll"):  # a thread cannot be cancelled: never two at once
+            self.notify("A poll is running already", timeout=2)
+            return
         self.notify("Polling every source…", timeout=2)
         self.poll(force=True)
+
+    async def action_quit(self) -> None:
+        self.poller.cancel.set()  # a poll waiting on a hanging feed ends now, not at its timeout
+        await super().action_quit()
 
     def action_open_link(self) -> None:
         detail = self.query_one("#reader", Reader).detail
