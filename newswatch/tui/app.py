@@ -341,7 +341,14 @@ class NewswatchApp(App[None]):
         if detail is None or not detail.story.url:
             self.notify("This story has no link", severity="warning")
             return
-        webbrowser.open(detail.story.url)
+        self.open_link(detail.story.url)
+
+    @work(thread=True, group="browser", exit_on_error=False)
+    def open_link(self, url: str) -> None:
+        """In a thread: a browser can take seconds to start, and the desk must not wait."""
+        if not webbrowser.open(url):
+            self.call_from_thread(self.notify, f"No web browser found; the link: {url}",
+                                  severity="warning", timeout=10)
 
     def action_mark(self) -> None:
         rowlist = self.query_one("#alert-list", RowList)

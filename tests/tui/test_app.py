@@ -725,3 +725,36 @@ def test_the_editor_refuses_a_watchlist_it_cannot_read_and_saves_through_a_symli
         assert (folder / "ukraine-peace.yaml").is_symlink()
 
     run(scenario)
+
+
+def test_o_opens_the_link_off_the_ui_thread_and_says_when_no_browser_exists(
+        tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import webbrowser
+
+    opened: list[tuple[str, bool]] = []
+
+    def no_browser(url: str, *args: object, **kwargs: object) -> bool:
+        opened.append((url, threading.current_thread() is threading.main_thread()))
+        return False
+
+    monkeypatch.setattr(webbrowser, "open", no_browser)
+    url = feed_server.route("/wire.xml", body=rss_feed([NEWS]))
+    watchlist = tmp_path / "live.yaml"
+    watchlist.write_text(LIVE_WATCHLIST, encoding="utf-8")
+    settings = Settings(db=tmp_path / "db.json", watchlists=(watchlist,),
+                        sources=(SourceSpec(name="wire", url=url),))
+
+    async def scenario() -> None:
+        app = new_app(settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: alert_rules(app) == ["truce"], "the alert row",
+                             tries=200)
+            await wait_until(pilot, lambda: app.query_one("#reader").detail is not None,
+                             "the reader")
+            await pilot.press("o")
+            await wait_until(pilot, lambda: any("No web browser found" in m
+                                                for _, m in toasts(app)), "the toast")
+            assert opened == [(NEWS["link"], False)]
+
+    run(scenario)
