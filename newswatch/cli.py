@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newswatch import __version__
-from newswatch.errors import UserError
+from newswatch.errors import UsageError, UserError
 
 if TYPE_CHECKING:
     from newswatch.config import Settings
@@ -167,7 +167,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return handler(args, settings_from(args))
     except (UserError, StoreError) as exc:
         print(f"newswatch: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_INPUT
     except KeyboardInterrupt:
         print("newswatch: interrupted", file=sys.stderr)
         return 130

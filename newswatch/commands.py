@@ -11,7 +11,7 @@ import orjson
 
 from newswatch.alerts import alert_json, list_alerts, parse_since
 from newswatch.clusters import ClusterService, cluster_json, cluster_sizes, newest_clusters
-from newswatch.errors import UserError
+from newswatch.errors import UsageError, UserError
 from newswatch.models import Story
 from newswatch.pipeline import IngestReport, ingest
 from newswatch.sources import SourceSpec
@@ -72,8 +72,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(f"nothing to ingest: {', '.join(map(str, args.feeds_from))} "
                         "lists no feeds")
     if not specs:
-        raise UserError("nothing to ingest: give a file, a directory, a feed URL "
-                        "or --feeds-from FILE")
+        raise UsageError("nothing to ingest: give a file, a directory, a feed URL "
+                         "or --feeds-from FILE")
     store = Store(settings.db)
     report = ingest(store, specs, make_watcher(settings, store), ClusterService())
     print_report(report)
@@ -192,8 +192,8 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
         try:
             since = parse_since(args.since)
         except ValueError:
-            raise UserError(f"--since {args.since!r}: not an ISO 8601 time nor an age "
-                            "like 2h or 3d") from None
+            raise UsageError(f"--since {args.since!r}: not an ISO 8601 time nor an age "
+                             "like 2h or 3d") from None
     store = existing_store(settings.db)
     alerts = list_alerts(store, since=since, watchlist=args.watchlist, rule=args.rule,
                          limit=args.limit or None)
@@ -222,6 +222,12 @@ def cmd_tui(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.headless:
+        alone = [flag for flag, given in (("--once", args.once), ("--every-story",
+                 args.every_story), ("--exec", args.exec_cmd), ("--webhook", args.webhook),
+                 ("--format", args.format != "json")) if given]
+        if alone:  # the desk runs until you quit and prints nothing: they would be ignored
+            raise UsageError(f"{', '.join(alone)} need --headless (without it, run opens "
+                             "the desk)")
         return cmd_tui(args, settings)
     import logging
     import os

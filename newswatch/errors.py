@@ -7,3 +7,7 @@ class UserError(Exception):
 
 class StoreError(Exception):
     """A store problem a user can act on; the message names the file."""
+
+
+class UsageError(UserError):
+    """A command line that asks for something impossible or says nothing; exit code 2."""

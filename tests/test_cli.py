@@ -251,3 +251,32 @@ def test_an_empty_path_option_is_a_usage_error_not_the_current_directory(
     with pytest.raises(SystemExit) as exit_:
         main([option, "", "stories"])
     assert exit_.value.code == 2 and "an empty path" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--once"], ["--every-story"], ["--exec", "cat"],
+                                   ["--format", "text"]])
+def test_headless_options_without_headless_are_a_usage_error(tmp_path: Path, capsys,
+                                                             flags: list[str]) -> None:
+    """`run --once` used to open the desk and never exit: a script would hang."""
+    code = main(["--db", str(tmp_path / "db.json"), "run", *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{flags[0]} need --headless" in err
+    assert not (tmp_path / "db.json").exists()
+
+
+def test_nothing_to_ingest_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    assert main(["--db", str(tmp_path / "db.json"), "ingest"]) == 2
+    assert "nothing to ingest" in capsys.readouterr().err
+
+
+def test_jsonl_published_dates_may_be_rfc_822(tmp_path: Path, capsys) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "r.jsonl").write_text(json.dumps(
+        {"id": "r2", "title": "Two", "text": "Beta", "published": "Tue, 18 Mar 2025 20:01:00 "
+                                                                  "+0100"}) + "\n")
+    db = str(tmp_path / "db.json")
+    assert main(["--db", db, "ingest", str(tmp_path / "src")]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "stories", "--json"]) == 0
+    [story] = map(json.loads, capsys.readouterr().out.splitlines())
+    assert story["published"] == "2025-03-18T19:01:00Z"

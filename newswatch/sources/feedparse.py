@@ -7,6 +7,7 @@ yields exactly what feedparser would; everything else goes through feedparser.
 from __future__ import annotations
 
 import calendar
+import email.utils
 import hashlib
 import io
 import re
@@ -128,13 +129,17 @@ def _string(value: object) -> str:
 
 
 def iso_from_text(value: object) -> str | None:
-    """An ISO 8601 / RFC 3339 timestamp to ISO 8601 UTC with Z, or None."""
+    """An ISO 8601 / RFC 3339 (or an RFC 822 email-style) timestamp to ISO 8601 UTC with
+    Z, or None."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        return None
+        try:  # "Tue, 18 Mar 2025 20:01:00 GMT", as RSS writes dates
+            moment = email.utils.parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return iso_z(moment.astimezone(UTC))

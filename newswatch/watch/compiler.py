@@ -119,7 +119,9 @@ class Compiler:
     def rule(self, watchlist: str, rule: Rule) -> Compiled:
         src = None
         if rule.sources:
-            src = re.compile("|".join(fnmatch.translate(g) for g in rule.sources))
+            # case-insensitive: "BBC*" is meant to find "bbc-world" (feed names from OPML
+            # titles are slugs)
+            src = re.compile("|".join(fnmatch.translate(g) for g in rule.sources), re.I)
         node = _intern(rule.node, self._seen)
         scope = _SCOPES.get(frozenset(rule.fields), NONE)
         return Compiled(watchlist, rule, node, scope, src, self._check(node))

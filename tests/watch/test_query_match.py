@@ -110,6 +110,8 @@ def test_fields_scope(hits) -> None:
 def test_sources_scope(hits) -> None:
     assert hits("truce", "a truce", source="bbc-world", sources=("bbc-*",)) is not None
     assert hits("truce", "a truce", source="cnn", sources=("bbc-*",)) is None
+    # case does not matter: feeds named from OPML titles are slugs ("BBC World" -> bbc-world)
+    assert hits("truce", "a truce", source="bbc-world", sources=("BBC*",)) is not None
 
 
 @pytest.mark.parametrize(
