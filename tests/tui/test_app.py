@@ -523,13 +523,17 @@ NEWS = {"title": "Ceasefire agreed along the front line", "guid": "wire-2",
         "description": "Both sides agreed a ceasefire starting at midnight."}
 
 
+def live_settings(tmp_path: Path, *sources: SourceSpec) -> Settings:
+    """The LIVE_WATCHLIST over ``sources``, with the store in tmp_path."""
+    watchlist = tmp_path / "live.yaml"
+    watchlist.write_text(LIVE_WATCHLIST, encoding="utf-8")
+    return Settings(db=tmp_path / "db.json", watchlists=(watchlist,), sources=sources)
+
+
 def test_poll_now_picks_up_a_new_matching_item_and_toasts_it(
         tmp_path: Path, feed_server: FeedServer) -> None:
     url = feed_server.route("/wire.xml", body=rss_feed([QUIET]), etag='"v1"')
-    watchlist = tmp_path / "live.yaml"
-    watchlist.write_text(LIVE_WATCHLIST, encoding="utf-8")
-    settings = Settings(db=tmp_path / "db.json", watchlists=(watchlist,),
-                        sources=(SourceSpec(name="wire", url=url),))
+    settings = live_settings(tmp_path, SourceSpec(name="wire", url=url))
 
     async def scenario() -> None:
         app = new_app(settings)
@@ -679,11 +683,8 @@ def test_markup_in_a_headline_or_a_feed_error_is_shown_as_text(
     url = feed_server.route("/wire.xml", body=rss_feed([odd]))
     broken = feed_server.route("/broken.xml", status=503, body=b"down",
                                content_type="text/plain")
-    watchlist = tmp_path / "live.yaml"
-    watchlist.write_text(LIVE_WATCHLIST, encoding="utf-8")
-    settings = Settings(db=tmp_path / "db.json", watchlists=(watchlist,),
-                        sources=(SourceSpec(name="wire", url=url),
-                                 SourceSpec(name="[/] broken", url=broken)))
+    settings = live_settings(tmp_path, SourceSpec(name="wire", url=url),
+                             SourceSpec(name="[/] broken", url=broken))
 
     async def scenario() -> None:
         app = new_app(settings)
@@ -740,10 +741,7 @@ def test_o_opens_the_link_off_the_ui_thread_and_says_when_no_browser_exists(
 
     monkeypatch.setattr(webbrowser, "open", no_browser)
     url = feed_server.route("/wire.xml", body=rss_feed([NEWS]))
-    watchlist = tmp_path / "live.yaml"
-    watchlist.write_text(LIVE_WATCHLIST, encoding="utf-8")
-    settings = Settings(db=tmp_path / "db.json", watchlists=(watchlist,),
-                        sources=(SourceSpec(name="wire", url=url),))
+    settings = live_settings(tmp_path, SourceSpec(name="wire", url=url))
 
     async def scenario() -> None:
         app = new_app(settings)
