@@ -96,7 +96,11 @@ class Positions:
         return s
 
     def seq(self, ids: tuple[int, ...]) -> list[Range]:
-        """Token ranges where the keys ``ids`` occur on consecutive tokens."""
+        """Token ranges where the keys ``ids`` occur on consecutive tokens; a key may also
+        be a hyphen compound's joined form ("ceasefire" in "cease-fire talks")."""
+        comp = self.comp
+        if comp and any(x in comp for x in ids):
+            return self._seq_with_compounds(ids)
         first = self.pos.get(ids[0])
         if not first:
             return []
@@ -111,6 +115,22 @@ class Positions:
             rest.append(s)
         return [(i, i + n - 1) for i in first
                 if all(i + k in s for k, s in enumerate(rest, 1))]
+
+
+    def _seq_with_compounds(self, ids: tuple[int, ...]) -> list[Range]:
+        comp = self.comp
+        cur = [(i, i) for i in self.pos.get(ids[0], ())] + list(comp.get(ids[0], ()))
+        for x in ids[1:]:
+            if not cur:
+                return []
+            tokens = self.posset(x)
+            after: dict[int, list[int]] = {}  # a compound of x: its first token -> last
+            for a, b in comp.get(x, ()):
+                after.setdefault(a, []).append(b)
+            nxt = [(a, e + 1) for a, e in cur if e + 1 in tokens]
+            nxt += [(a, b) for a, e in cur for b in after.get(e + 1, ())]
+            cur = nxt
+        return sorted(set(cur))
 
 
 class _Field:

@@ -161,3 +161,13 @@ def test_pathological_queries_are_refused_quickly() -> None:
 def test_lowercase_operators_are_words(hits) -> None:
     assert hits("truce or peace", "truce or peace") is not None
     assert hits("truce or peace", "truce") is None
+
+
+def test_a_phrase_word_written_joined_matches_the_hyphenated_text(hits) -> None:
+    """Words in text match joined and split forms, phrases included: "ceasefire talks"
+    finds "cease-fire talks" (it once found only "ceasefire talks")."""
+    assert hits('"ceasefire talks"', "The cease-fire talks resumed.") == ["cease-fire talks"]
+    assert hits('"ceasefire talks"', "The ceasefire talks resumed.") == ["ceasefire talks"]
+    assert hits('"the postwar order"', "Into the post-war order.") == ["the post-war order"]
+    assert hits('"ceasefire talks"', "The cease-fire was agreed; talks resumed.") is None
+    assert hits('"ceasefire talks" NEAR/2 resumed', "cease-fire talks resumed") is not None
