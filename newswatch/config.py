@@ -234,6 +234,8 @@ class _Checker:
             self._errors, key=lambda e: (e[0], e[1]))]
 
     def err(self, pos: Pos | None, msg: str) -> None:
+        # one line each, even when a path in the message holds a line break
+        msg = msg.replace("\r", "\\r").replace("\n", "\\n")
         self._errors.append((*(pos or (0, 0)), msg))
 
     def keys(self, m: Any, allowed: Sequence[str], what: str) -> None:

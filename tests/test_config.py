@@ -361,3 +361,11 @@ def test_fuzz_source_entries(tmp_path_factory: pytest.TempPathFactory,
                              sources: list[dict[str, object]]) -> None:
     _only_config_errors(tmp_path_factory.getbasetemp() / "fuzz" / "c.yaml",
                         _dump({"sources": sources}))
+
+
+def test_a_path_with_a_line_break_still_gives_one_line_per_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text('sources:\n  - {opml: "0\\n"}\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert err.value.errors == [f"{cfg}:2:12: sources[0].opml: {tmp_path}/0\\n: no such file"]

@@ -17,7 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from newswatch.watch.model import FIELDS, Rule
 from newswatch.watch.presearch import Key
-from newswatch.watch.query import And, EntityRef, Near, Node, Not, Or, Phrase, Prefix, Term, Word
+from newswatch.watch.query import (
+    And,
+    EntityRef,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    Term,
+    Word,
+    joined_forms,
+)
 
 if TYPE_CHECKING:
     from newswatch.watch.evaluate import Positions
@@ -144,7 +156,8 @@ class Compiler:
             leaf = Leaf(tuple(seqs), (k(("s", node.joined_stem)),), frozenset())
         elif isinstance(node, Phrase):
             ids = tuple(k(("n", w)) for w in node.words)
-            leaf = Leaf((ids,), ids if len(ids) == 1 else (), frozenset())
+            seqs = [ids] + [tuple(k(("n", w)) for w in alt) for alt in joined_forms(node)]
+            leaf = Leaf(tuple(seqs), ids if len(ids) == 1 else (), frozenset())
         elif isinstance(node, Prefix):
             kid = k(("p", node.prefix))
             leaf = Leaf(((kid,),), (kid,), frozenset())

@@ -17,7 +17,18 @@ from itertools import chain, compress, count
 from operator import itemgetter, not_
 from typing import Any
 
-from newswatch.watch.query import And, EntityRef, Near, Node, Not, Or, Phrase, Prefix, Word
+from newswatch.watch.query import (
+    And,
+    EntityRef,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    Word,
+    joined_forms,
+)
 from newswatch.watch.text import Chunk, analyze_chunks, new_stemmer
 
 Key = tuple[str, str]
@@ -45,8 +56,8 @@ def required_keys(node: Node) -> frozenset[Key] | None:
     """Keys of which one must be present for ``node`` to match; None = no constraint."""
     if isinstance(node, Word):
         return frozenset({("s", node.stems[0]), ("s", node.joined_stem)})
-    if isinstance(node, Phrase):
-        return frozenset({("n", node.words[0])})
+    if isinstance(node, Phrase):  # its first word, or that of a form with words joined
+        return frozenset({("n", node.words[0])} | {("n", f[0]) for f in joined_forms(node)})
     if isinstance(node, Prefix):
         return frozenset({("p", node.prefix)})
     if isinstance(node, EntityRef):

@@ -13,6 +13,7 @@ Columns in :class:`QueryError` are 1-based offsets into the query string.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -303,6 +304,24 @@ def parse(
     return _Parser(query, lookup).parse()
 
 
+_MAX_JOINED_FORMS = 8
+
+
+def joined_forms(node: Phrase) -> list[tuple[str, ...]]:
+    """A phrase's other word sequences with its hyphenated words joined ("cease-fire
+    talks" also as "ceasefire talks"), at most _MAX_JOINED_FORMS of them."""
+    options: list[list[tuple[str, ...]]] = []
+    for piece in node.text.strip('"').split():
+        split = tuple(words(piece))
+        joined = tuple(words(piece.replace("-", ""))) if "-" in piece else split
+        options.append([split, joined] if len(split) > 1 and len(joined) == 1 else [split])
+    if all(len(o) == 1 for o in options) or tuple(
+            w for o in options for w in o[0]) != node.words:
+        return []  # nothing hyphenated, or words that do not split on spaces alone
+    forms = [tuple(w for part in combo for w in part) for combo in itertools.product(*options)]
+    return forms[1:_MAX_JOINED_FORMS + 1]
+
+
 def term_label(node: Term) -> str:
     """The text of a term as written in the query."""
     return f"@{node.id}" if isinstance(node, EntityRef) else node.text
@@ -310,5 +329,6 @@ def term_label(node: Term) -> str:
 
 __all__ = [
     "And", "EntityRef", "Near", "Node", "Not", "Or", "Phrase", "Prefix", "QueryError",
-    "Term", "Word", "has_positive", "normalize", "parse", "WORD_RE",
+    "Term", "Word", "has_positive", "joined_forms", "normalize", "parse", "WORD_RE",
 ]
+

@@ -171,3 +171,8 @@ def test_a_phrase_word_written_joined_matches_the_hyphenated_text(hits) -> None:
     assert hits('"the postwar order"', "Into the post-war order.") == ["the post-war order"]
     assert hits('"ceasefire talks"', "The cease-fire was agreed; talks resumed.") is None
     assert hits('"ceasefire talks" NEAR/2 resumed', "cease-fire talks resumed") is not None
+    # ... and a phrase word written with a hyphen matches the joined text
+    assert hits('"cease-fire talks"', "The ceasefire talks resumed.") == ["ceasefire talks"]
+    assert hits('"post-war cease-fire"', "a postwar ceasefire") == ["postwar ceasefire"]
+    assert hits('"cease-fire"', "a ceasefire") == ["ceasefire"]
+    assert hits('"cease-fire talks"', "The cease fire talks.") == ["cease fire talks"]
