@@ -25,7 +25,8 @@ lock; readers notice another process's commit by the manifest's stat signature.
 """
 
 from newswatch.errors import StoreError
-from newswatch.store.store import SCHEMA_VERSION, Doc, Store, store_path
+from newswatch.store.paths import store_path
+from newswatch.store.store import SCHEMA_VERSION, Doc, Store
 from newswatch.store.transaction import Transaction
 
 __all__ = ["SCHEMA_VERSION", "Doc", "Store", "StoreError", "Transaction", "store_path"]

@@ -16,6 +16,7 @@ from tinydb.table import Document
 from newswatch.errors import StoreError
 from newswatch.store.files import Blobs, Segments, fsync_dir, make_dir
 from newswatch.store.migrations import MIGRATIONS
+from newswatch.store.paths import refuse_orphaned_data, store_path
 from newswatch.store.shards import Layout, index_doc, index_from_doc, plan
 from newswatch.store.tiny import AtomicJSONStorage, HeldCache, KeyedTinyDB
 from newswatch.store.transaction import Transaction
@@ -25,25 +26,6 @@ DEAD_TEXT = "texts:dead"  # meta record: bytes of replaced texts left in the seg
 LOCK_TIMEOUT_S = 60.0
 
 Doc = dict[str, Any]
-
-
-def store_path(path: str | os.PathLike[str]) -> Path:
-    """Where the store given as ``path`` lives (``~`` expanded, a symlink followed so the
-    files beside it sit beside the real one); a StoreError if it cannot be a store file."""
-    try:
-        p = Path(path).expanduser()
-    except RuntimeError as exc:
-        raise StoreError(f"{path}: cannot expand ~ ({exc})") from None
-    if p.name in ("", ".", ".."):
-        raise StoreError(f"{path}: not a file name; give a store file such as news.json")
-    try:
-        if p.is_symlink():
-            p = Path(os.path.realpath(p))
-        if p.exists() and not p.is_file():
-            raise StoreError(f"{p}: not a regular file; give a store file such as news.json")
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{path}: cannot use this path: {exc}") from None
-    return p
 
 
 def _damaged(path: Path) -> StoreError:
@@ -119,7 +101,8 @@ class Store:
                 if any(name != "meta" for name in tables):
                     raise StoreError(f"{self.path}: this TinyDB file is not a newswatch store "
                                      "(no schema record); point --db at another file")
-                self._refuse_orphaned_data()
+                refuse_orphaned_data(self.path, (self._tables_dir, self._segments.dir,
+                                                 self._blobs.dir))
                 with self.transaction() as tx:
                     if tx.get("meta", "schema") is None:
                         tx.put("meta", "schema", {"version": SCHEMA_VERSION})
@@ -141,21 +124,6 @@ class Store:
                 for path in self._tables_dir.glob("*.json"):
                     if path.name.count(".") == 2:  # stories.7.json, not stories.0.7.json
                         path.unlink(missing_ok=True)
-
-    def _refuse_orphaned_data(self) -> None:
-        """A store file that is missing or empty beside the data of an earlier store must
-        not become a new store: its first commit would write over that data for good."""
-        for directory in (self._tables_dir, self._segments.dir, self._blobs.dir):
-            try:
-                held = directory.is_dir() and any(directory.iterdir())
-            except OSError:
-                held = True
-            if held:
-                state = "empty" if self.path.exists() else "missing"
-                raise StoreError(
-                    f"{self.path}: the store file is {state}, but {directory.name}/ holds an "
-                    f"earlier store's data; restore {self.path.name} from a backup, or move "
-                    f"the {self.path.name}.* files aside to start a new store")
 
     # ----------------------------------------------------------------- reads
 
