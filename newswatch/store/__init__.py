@@ -11,6 +11,7 @@ Layout on disk, for a store at ``newswatch.json``:
     newswatch.json.texts/   full texts in append-only TinyDB segment files (~4 MB each)
     newswatch.json.blobs/   opaque state such as the clusterer's index, by generation
     newswatch.json.lock     inter-process lock (flock)
+    newswatch.json.emit.lock  held by the one headless process delivering alerts
 
 Why: a TinyDB JSON file is rewritten and re-read whole. Keeping texts apart means a batch
 never rewrites the hundreds of MB of text; keeping each table in its own file means a
