@@ -11,6 +11,7 @@ import orjson
 
 from newswatch.alerts import alert_json, list_alerts, parse_since
 from newswatch.clusters import ClusterService, cluster_json, cluster_sizes, newest_clusters
+from newswatch.controls import printable
 from newswatch.errors import UsageError, UserError
 from newswatch.models import Story
 from newswatch.pipeline import IngestReport, ingest
@@ -133,7 +134,8 @@ def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for story in stories:
             when = (story.published or story.fetched or "")[:16].replace("T", " ")
-            out.write(f"{when:16}  {story.source[:18]:18}  {story.title}\n".encode())
+            out.write(f"{when:16}  {story.source[:18]:18}  {printable(story.title)}\n"
+                      .encode())
     out.flush()
     return 0
 
@@ -206,7 +208,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
             out.write(orjson.dumps(alert_json(alert, size)) + b"\n")
         else:
             out.write(f"{alert.created[:16].replace('T', ' ')}  {alert.severity:8}  "
-                      f"{alert.watchlist}/{alert.rule}  {alert.title}\n".encode())
+                      f"{alert.watchlist}/{alert.rule}  {printable(alert.title)}\n".encode())
     out.flush()
     return 0
 
@@ -263,7 +265,8 @@ def cmd_clusters(args: argparse.Namespace, settings: Settings) -> int:
         else:
             sources = ", ".join(doc.get("sources", [])[:4])
             out.write(f"{doc.get('last_seen', '')[:16].replace('T', ' '):16}  "
-                      f"{doc.get('size', 0):4}  {sources[:30]:30}  {doc.get('label', '')}\n"
+                      f"{doc.get('size', 0):4}  {sources[:30]:30}  "
+                      f"{printable(doc.get('label', ''))}\n"
                       .encode())
     out.flush()
     return 0

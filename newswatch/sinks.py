@@ -18,6 +18,7 @@ from typing import IO, Any, Protocol
 
 import orjson
 
+from newswatch.controls import printable
 from newswatch.errors import UserError
 
 log = logging.getLogger("newswatch")
@@ -45,7 +46,8 @@ class StdoutSink:
             story = alert["story"]
             size = alert["cluster"]["size"] if alert.get("cluster") else 1
             line = (f"{alert['created']}  {alert['severity']:8}  {alert['watchlist']}/"
-                    f"{alert['rule']}  {story.get('title') or ''}  [{story.get('source')}"
+                    f"{alert['rule']}  {printable(story.get('title') or '')}  "
+                    f"[{story.get('source')}"
                     f"{f', {size} stories' if size > 1 else ''}]"
                     f"{'  ' + story['url'] if story.get('url') else ''}\n").encode()
         else:

@@ -164,3 +164,20 @@ def test_an_unreadable_open_segment_makes_ingest_start_a_new_one(tmp_path: Path,
     assert main(["--db", str(db), "ingest", str(Path(__file__).resolve().parent.parent
                                                 / "README.md")]) == 0
     assert len(list((tmp_path / "db.json.texts").glob("seg-*.json"))) == 2
+
+
+def test_titles_stored_with_escape_sequences_print_without_them(tmp_path: Path,
+                                                               capsys) -> None:
+    """A store written before the sources dropped control characters may hold some: the
+    text listings drop them again."""
+    db = tmp_path / "db.json"
+    evil = "Ceasefire \x1b]0;pwned\x07\x1b[2J deal"
+    from newswatch.clusters import ClusterService
+
+    store_results(Store(db), [SourceResult(SourceSpec(name="a"), [
+        Item(source="a", guid="1", title=evil, text="a ceasefire was agreed")])],
+        None, ClusterService())
+    for command in ("stories", "clusters"):
+        assert main(["--db", str(db), command]) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\x07" not in out and "Ceasefire ]0;pwned[2J deal" in out

@@ -7,6 +7,8 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser
 
+from newswatch.controls import CONTROLS
+
 _DROP = "script, style, noscript, template, iframe, svg, head, nav, form"
 _BLOCK = frozenset({
     "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
@@ -114,12 +116,6 @@ def _stripped_text(markup: str) -> str:
     if hidden is None:
         parts.append(markup[pos:])
     return tidy_text(html.unescape("".join(parts)))
-
-
-# C0 controls but tab, line breaks, vertical tab and form feed; DEL; C1 controls. ESC above
-# all: a story's text is printed to terminals, and an escape sequence in it would retitle,
-# clear or recolour them, or plant a hyperlink.
-CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 def tidy_text(text: str) -> str:

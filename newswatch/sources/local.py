@@ -13,10 +13,11 @@ from pathlib import Path
 
 import orjson
 
+from newswatch.controls import CONTROLS
 from newswatch.models import Item
 from newswatch.sources import SourceResult, SourceSpec
 from newswatch.sources.feedparse import TITLE_MAX, derive_title, iso_from_text, parse_feed
-from newswatch.sources.html import CONTROLS, html_title, html_to_text, tidy_text
+from newswatch.sources.html import html_title, html_to_text, tidy_text
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 SNIFF_BYTES = 8192
