@@ -274,7 +274,7 @@ def _record_item(record: object, source: str) -> Item | str:
         if record.get(key) is not None and not isinstance(record[key], str):
             return f"{key} is not a string"
     title = " ".join(CONTROLS.sub("", record.get("title") or "").split())
-    text = tidy_text(CONTROLS.sub("", record.get("text") or ""))
+    text = tidy_text(record.get("text") or "")  # tidy_text drops control characters
     if not (title or text):
         return "missing both title and text"
     return Item(source=(record.get("source") or "").strip() or source, guid=str(guid),
