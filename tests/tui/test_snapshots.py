@@ -47,11 +47,11 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NewswatchApp:
     for module in (pipeline, watching):
         monkeypatch.setattr(module, "utc_now", lambda: FIXED_NOW)
     try:
-        from newswatch.sources import fetch
+        from newswatch.sources import fetchloop
     except ImportError:  # pragma: no cover - httpx missing; no feeds here anyway
         pass
     else:
-        monkeypatch.setattr(fetch, "utc_now", lambda: FIXED_NOW)
+        monkeypatch.setattr(fetchloop, "utc_now", lambda: FIXED_NOW)
     copy_inputs(tmp_path)
     settings = Settings(db=Path("db.json"), watchlists=(Path("watchlists"),),
                         sources=(SourceSpec(name="seeds", path=Path("seeds")),))
