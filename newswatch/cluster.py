@@ -18,7 +18,11 @@ the share of the centroid's weight the story covers, plus the agreement of event
 joins the best candidate if its score is >= ``join_logit``, else it starts a new cluster
 named after the story. If a second candidate also scores >= ``merge_logit`` and its
 centroid is close to the chosen one (cosine + year term >= ``merge_cos``), the two merge:
-the smaller is absorbed and ``Assignment.merged`` lists its id.
+the smaller is absorbed and ``Assignment.merged`` lists its id. A story that started its
+own cluster and is still alone after being passed over ``late_pass`` times (a candidate of
+stories that went elsewhere) joins the same way, at the lower ``late_cos``, once a cluster
+it is close to grows: what was too early to join when it came (its event's cluster still
+small) is joined later, while a new lone story keeps the time to gather its own event.
 
 Only ACTIVE clusters are kept: last story within ``window_days`` of the newest story time
 seen (by ``published``, else ``fetched``) and at most ``max_active`` (least recently
@@ -65,9 +69,10 @@ def _days(ts: str | None) -> float | None:
 
 class _Cluster:
     __slots__ = ("cid", "ids", "vals", "n", "last", "years", "_slots", "saved_slots",
-                 "strong")
+                 "strong", "passed")
 
-    def __init__(self, cid, ids, vals, n, last, years, slots=None, saved_slots=None):
+    def __init__(self, cid, ids, vals, n, last, years, slots=None, saved_slots=None,
+                 passed=0):
         self.cid: str = cid
         self.ids: np.ndarray = ids  # intp buckets, by weight at last update (desc)
         self.vals: np.ndarray = vals  # float32 summed member tf / member tf-idf norm
@@ -83,6 +88,9 @@ class _Cluster:
         self.saved_slots: bytes | None = saved_slots
         # per slot key, its values named by enough members (see cluster_slots.agreement)
         self.strong: dict[str, Any] = {}
+        # while alone: how often it was a candidate and the story went elsewhere (capped
+        # at ``late_pass``)
+        self.passed: int = passed
 
     @property
     def slots(self) -> slot.Counts:
@@ -260,6 +268,9 @@ class Clusterer:
             if z[bi] >= p.join_logit:
                 best = cands[bi]
         merged: list[str] = []
+        for o in cands:
+            if o is not best and o.n == 1 and o.passed < p.late_pass:
+                o.passed += 1
         if best is None:
             cid = inp.story_id
             k = 1
@@ -287,17 +298,19 @@ class Clusterer:
             c.slots_changed()
         c.strong = {}  # its size changed, if not its slots
 
-        # ---- merge: a second strong candidate whose centroid is close to the chosen one
+        # ---- merge: a second strong candidate whose centroid is close to the chosen one,
+        # or a lone story passed over often enough whose centroid is near enough
         if best is not None and len(z) > 1:
             for j in sorted(range(len(z)), key=lambda j: -z[j]):  # stable, as argsort
                 o = cands[j]
-                if z[j] < p.merge_logit:
-                    break
+                strong = z[j] >= p.merge_logit
+                if not strong and (o.n > 1 or o.passed < p.late_pass):
+                    continue
                 if o is best or o.cid not in self.clusters or c.cid not in self.clusters:
                     continue
                 # o is unchanged since scoring: its tf-idf weights are a slice of x
                 ox = x[starts[j] : starts[j] + len(o.ids)]
-                if self._ccos(c, cx, o, ox) >= p.merge_cos:
+                if self._ccos(c, cx, o, ox) >= (p.merge_cos if strong else p.late_cos):
                     big, small = (c, o) if c.n >= o.n else (o, c)
                     cx = self._merge(small, big)
                     merged.append(small.cid)

@@ -31,6 +31,7 @@ def _dump(state: Clusterer) -> bytes:
     nz = np.flatnonzero(state.df).astype(np.int32)
     sections = {
         "n": np.array([c.n for c in cl], np.int64),
+        "passed": np.array([c.passed for c in cl], np.int32),
         "last": np.array([np.nan if c.last is None else c.last for c in cl], np.float64),
         "len": np.array([len(c.ids) for c in cl], np.int32),
         "df_at": nz,
@@ -102,10 +103,12 @@ def _load(b: bytes) -> Clusterer:
                 if m:
                     saved[k] = b[start : start + m]
                     start += m
+        # saved before late joins existed: nobody was passed over yet
+        passed = sec["passed"].tolist() if "passed" in sec else [0] * len(names)
         clusters = o.clusters
-        for cid, n, last, ids, vals, sj in zip(names, sec["n"].tolist(), lasts, idl, vall,
-                                               saved, strict=True):
-            clusters[cid] = _Cluster(cid, ids, vals, n, last, {}, saved_slots=sj)
+        for cid, n, last, ids, vals, sj, pa in zip(names, sec["n"].tolist(), lasts, idl,
+                                                   vall, saved, passed, strict=True):
+            clusters[cid] = _Cluster(cid, ids, vals, n, last, {}, saved_slots=sj, passed=pa)
         for row in head["years"]:
             it = iter(row[1:])
             o.clusters[names[row[0]]].years = dict(zip(it, it, strict=True))

@@ -380,3 +380,70 @@ def test_a_version_3_state_loads_and_is_saved_as_version_4() -> None:
     items = _stream()[30:60]
     assert [old.add(x) for x in items] == [new.add(x) for x in items]
     assert old.to_bytes() == new.to_bytes()
+
+
+def test_a_version_4_state_from_before_late_joins_loads_with_nobody_passed_over() -> None:
+    old_bytes = (REPO / "tests" / "data" / "clusterer-v4-no-passed.bin").read_bytes()
+    old = Clusterer.from_bytes(old_bytes)  # 30 stories, session 7: no "passed" section
+    assert old.clusters and all(c.passed == 0 for c in old.clusters.values())
+    assert old.p.bias == -0.24  # a saved state keeps the parameters it was made with
+    new = Clusterer.from_bytes(old.to_bytes())
+    items = _stream()[30:60]
+    assert [old.add(x) for x in items] == [new.add(x) for x in items]
+    assert old.to_bytes() == new.to_bytes()
+
+
+FLOOD_ANGER = """Valencia floods: anger over late warnings
+Residents of Paiporta and Alfafar said phone alerts came hours after the flash floods
+reached their homes. Volunteers with shovels cleared streets of mud and wrecked cars."""
+
+
+def _grow(c: Clusterer, base: str, first: str, n: int, start: int = 1) -> list[Assignment]:
+    """Add n reworded copies of ``base`` from other sources: they join its cluster."""
+    out = []
+    for i in range(start, start + n):
+        text = base.replace("12 people", f"{12 + i} people").replace("420", f"{420 + i}")
+        out.append(c.add(story(f"{first}{i}", text, source=f"outlet{i}")))
+    return out
+
+
+def test_a_lone_story_passed_over_often_late_joins_the_cluster_of_its_event() -> None:
+    # a strict join keeps the anger report out of the flood cluster when it arrives
+    c = Clusterer(Params(join_logit=0.1))
+    warm(c)
+    assert c.add(story("f0", FLOOD)).cluster_id == "f0"
+    assert c.add(story("anger", FLOOD_ANGER)).cluster_id == "anger"
+    grown = _grow(c, FLOOD, "f", c.p.late_pass)
+    assert all(a.cluster_id == "f0" for a in grown)
+    assert [a.merged for a in grown[:-1]] == [[]] * (c.p.late_pass - 1)
+    assert grown[-1].merged == ["anger"]  # passed over late_pass times: it joins
+    assert "anger" not in c.clusters and c.clusters["f0"].n == c.p.late_pass + 2
+
+
+def test_a_lone_story_of_another_event_of_the_same_kind_is_never_late_joined() -> None:
+    c = Clusterer(Params(join_logit=0.1))
+    warm(c)
+    c.add(story("sudan", CEASEFIRE_A))
+    assert c.add(story("karabakh", CEASEFIRE_B)).cluster_id == "karabakh"
+    grown = _grow(c, CEASEFIRE_A, "sudan", 3 * c.p.late_pass)
+    assert all(a.cluster_id == "sudan" and not a.merged for a in grown)
+    assert c.clusters["karabakh"].passed == c.p.late_pass  # passed over, capped, and apart
+
+
+def test_times_passed_over_survive_a_state_round_trip() -> None:
+    def start() -> Clusterer:
+        c = Clusterer(Params(join_logit=0.1))
+        warm(c)
+        c.add(story("f0", FLOOD))
+        c.add(story("anger", FLOOD_ANGER))
+        _grow(c, FLOOD, "f", 3)
+        return c
+
+    full, c = start(), start()
+    assert c.clusters["anger"].passed == 3
+    c = Clusterer.from_bytes(c.to_bytes())
+    assert c.clusters["anger"].passed == 3
+    rest = c.p.late_pass - 3
+    assert _grow(c, FLOOD, "f", rest, 4) == _grow(full, FLOOD, "f", rest, 4)
+    assert "anger" not in c.clusters
+    assert c.to_bytes() == full.to_bytes()
