@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from newswatch.alerts import Reconciled
@@ -20,8 +20,11 @@ BATCH_ITEMS = 5000  # items per transaction: bounds memory for huge local source
 # While feeds arrive, what waits is stored whenever no feed is ready and LULL_ITEMS or more
 # wait, so little is left for the end; a store whose commits take longer to write than
 # LULL_WRITE_S (a big one) raises that bar in proportion, so commits stay worth their cost.
+# Fewer items are stored too once the first of them has waited LULL_WAIT_S (or four times
+# what the last commit took): a slow feed does not hold back what the others brought.
 LULL_ITEMS = 1000
 LULL_WRITE_S = 0.05
+LULL_WAIT_S = 1.0
 
 
 @dataclass(slots=True)
@@ -75,15 +78,17 @@ def read_sources(specs: Sequence[SourceSpec], store: Store,
 
 
 def ingest(store: Store, specs: Sequence[SourceSpec], watcher: Watcher | None = None,
-           clusters: ClusterService | None = None,
-           cancel: threading.Event | None = None) -> IngestReport:
+           clusters: ClusterService | None = None, cancel: threading.Event | None = None,
+           on_lull: Callable[[], None] | None = None) -> IngestReport:
     """Read the sources, store what they hold, match and cluster it. Never raises for a
     bad source. Feeds are stored as they arrive, a batch of ``BATCH_ITEMS`` at a time,
-    while later ones are still being fetched; the report lists sources in the order given."""
+    while later ones are still being fetched (``on_lull`` runs whenever the ingest waits
+    for them, after storing what waits: the caller may emit what is stored meanwhile);
+    the report lists sources in the order given."""
     rematched = ensure_current(store, watcher) if watcher is not None else None
     results = read_sources(specs, store, watcher)
     try:
-        report = store_results(store, results, watcher, clusters, cancel)
+        report = store_results(store, results, watcher, clusters, cancel, on_lull)
     finally:
         results.close()  # cancelled: the feeds still out are dropped, their workers ended
     compact_if_worth_it(store)  # replaced texts, when they take much of the segments
@@ -96,17 +101,26 @@ def ingest(store: Store, specs: Sequence[SourceSpec], watcher: Watcher | None = 
 def store_results(store: Store, results: Iterable[SourceResult | None],
                   watcher: Watcher | None = None,
                   clusters: ClusterService | None = None,
-                  cancel: threading.Event | None = None) -> IngestReport:
+                  cancel: threading.Event | None = None,
+                  on_lull: Callable[[], None] | None = None) -> IngestReport:
     """Store, match and cluster what the sources gave, one transaction per batch of at most
     ``BATCH_ITEMS`` items (a source's items may span batches). A lull (None) in the
-    results commits what waits once it is ``LULL_ITEMS`` or more (see there): work done
-    while the rest is fetched is not left for the end."""
+    results commits what waits once it is ``LULL_ITEMS`` or more, or has waited long
+    enough (see there): work done while the rest is fetched is not left for the end.
+    ``on_lull`` runs at each lull, after that."""
     report = IngestReport()
     pending: list[tuple[SourceReport, list[Item]]] = []
     pending_size = 0
+    waiting_since = 0.0  # when the first item now pending arrived
     states = []
     write_s = 0.0  # how long the last commit took to write
     prepared = False
+
+    def commit() -> None:
+        nonlocal write_s, pending, pending_size
+        write_s = _commit(store, pending, [], report, watcher, clusters)
+        pending, pending_size = [], 0
+
     for result in results:
         if result is None:
             if cancel is not None and cancel.is_set():
@@ -114,9 +128,12 @@ def store_results(store: Store, results: Iterable[SourceResult | None],
             if clusters is not None and not prepared:  # the first wait for feeds: load
                 prepared = True  # the clusterer meanwhile
                 clusters.prepare(store)
-            if pending_size >= LULL_ITEMS * max(1.0, write_s / LULL_WRITE_S):
-                write_s = _commit(store, pending, [], report, watcher, clusters)
-                pending, pending_size = [], 0
+            if pending_size >= LULL_ITEMS * max(1.0, write_s / LULL_WRITE_S) or (
+                    pending_size and time.monotonic() - waiting_since
+                    >= max(LULL_WAIT_S, 4.0 * write_s)):
+                commit()
+            if on_lull is not None:
+                on_lull()
             continue
         source = SourceReport(result.spec.name, result.spec.location, error=result.error,
                               skipped=list(result.skipped), not_modified=result.not_modified)
@@ -126,8 +143,9 @@ def store_results(store: Store, results: Iterable[SourceResult | None],
         for start in range(0, len(result.items), BATCH_ITEMS):
             chunk = result.items[start:start + BATCH_ITEMS]
             if pending_size + len(chunk) > BATCH_ITEMS and pending:
-                write_s = _commit(store, pending, [], report, watcher, clusters)
-                pending, pending_size = [], 0
+                commit()
+            if not pending:
+                waiting_since = time.monotonic()
             pending.append((source, chunk))
             pending_size += len(chunk)
     _commit(store, pending, states, report, watcher, clusters)

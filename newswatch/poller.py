@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,8 @@ class Poller:
         # set to end a poll early (the desk quitting, a signal): what has arrived is
         # stored, feeds still being fetched are dropped and tried on the next poll
         self.cancel = threading.Event()
+        # runs whenever a poll waits for feeds still out (see pipeline.ingest)
+        self.on_lull: Callable[[], None] | None = None
         self.watcher = self._load_watcher()
         self.clusters = ClusterService()
         self.last_poll: float | None = None
@@ -115,7 +118,8 @@ class Poller:
         reloaded = self.reload_watchlists_if_changed()
         specs = [s.spec for s in self.status.values()] if force else self.due()
         if specs:
-            report = ingest(self.store, specs, self.watcher, self.clusters, self.cancel)
+            report = ingest(self.store, specs, self.watcher, self.clusters, self.cancel,
+                            self.on_lull)
         else:
             report = IngestReport()
             if reloaded:

@@ -27,7 +27,7 @@ from newswatch.alerts import ALERTS, OUTBOX, OUTBOX_BUILT, save_alert
 from newswatch.cli import main
 from newswatch.clusters import CLUSTERS
 from newswatch.config import load_settings
-from newswatch.headless import EMITTED, Runner, emit_pending
+from newswatch.headless import EARLY_EMIT_S, EMITTED, Runner, emit_pending
 from newswatch.poller import Poller
 from newswatch.sinks import SIGNATURE_HEADER, ExecSink, WebhookSink
 from newswatch.store import Store
@@ -731,6 +731,22 @@ def test_a_sink_that_fails_is_tried_once_per_pass_and_the_others_still_deliver(
     assert len(ok.alerts) == 5
 
 
+def test_emissions_within_one_pass_share_the_sinks_that_failed(tmp_path: Path) -> None:
+    """A poll emits after each batch it stores; a dead sink is still tried once a pass."""
+    store = Store(tmp_path / "db.json")
+    ok, down = Collect(), Down()
+    failed: set[str] = set()
+    for n in range(3):  # three batches of one pass
+        with store.transaction() as tx:
+            save_alert(tx, f"a{n}", _alert_doc(n))
+        report = emit_pending(store, [ok, down], every_story=True, down=failed)
+        assert report.failed == [f"a{k}" for k in range(n + 1)]  # waiting for "down"
+    assert down.calls == 1 and failed == {"down"}
+    assert [a["id"] for a in ok.alerts] == ["a0", "a1", "a2"]  # stdout: each once
+    emit_pending(store, [ok, down], every_story=True)  # the next pass tries it again
+    assert down.calls == 2 and len(ok.alerts) == 3
+
+
 def test_a_stop_cuts_the_webhook_retries_short(receiver: Callable[..., Receiver]) -> None:
     failing = receiver([503] * 10)
     stop = threading.Event()
@@ -836,3 +852,25 @@ def test_sigterm_while_a_feed_hangs_exits_promptly(tmp_path: Path,
     assert desk.store().count("stories") == 1  # the healthy feed's story was kept ...
     feed_server.route("/hang.xml", body=rss_feed([]))
     assert len(printed(desk.run())) == 1  # ... and its alert comes out on the next run
+
+
+def test_alerts_go_out_while_a_slow_feed_is_still_fetched(tmp_path: Path,
+                                                          feed_server: FeedServer) -> None:
+    desk = Desk(tmp_path, feed_server, {"ok": [STORY_A]})
+    slow = feed_server.route("/slow.xml", body=rss_feed([OTHER]), delay=EARLY_EMIT_S + 5)
+    desk.config.write_text(desk.config.read_text() + f"  - {{name: slow, url: '{slow}'}}\n")
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "newswatch.cli", "--config",
+                             str(desk.config), "run", "--headless", "--once"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True,
+                            cwd=tmp_path)
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())
+    arrived = time.monotonic() - started
+    rest, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert first["story"]["guid"] == "a-1" and rest == ""
+    # a pass that runs long emits what it has stored (an early one would wait till its end)
+    assert arrived < EARLY_EMIT_S + 3, f"the alert waited {arrived:.1f} s for the slow feed"
+    assert time.monotonic() - started >= EARLY_EMIT_S + 5  # the pass took the slow feed
+    assert desk.store().count("stories") == 2
