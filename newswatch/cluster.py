@@ -27,7 +27,9 @@ small) is joined later, while a new lone story keeps the time to gather its own 
 Only ACTIVE clusters are kept: last story within ``window_days`` of the newest story time
 seen (by ``published``, else ``fetched``) and at most ``max_active`` (least recently
 updated evicted). A story never joins a cluster whose last story is more than
-``window_days`` older than it; late stories may join active clusters. A ``published`` time
+``window_days`` older than it; late stories may join active clusters, and only those (an
+inactive cluster not yet swept out is no candidate, so a late story cannot merge an active
+cluster with one the window closed). A ``published`` time
 more than a day after ``fetched`` is not trusted (``fetched`` is used), so one bad date
 cannot push the clock forward and evict everything.
 """
@@ -37,7 +39,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
@@ -48,23 +49,12 @@ from newswatch.cluster_features import NB, Features, story_features
 from newswatch.cluster_index import Postings, post, repost, unpost
 from newswatch.cluster_params import Params
 from newswatch.cluster_types import Assignment, ClusterInput, StoryFeatures
+from newswatch.models import FUTURE_SLACK_DAYS, days_of
 from newswatch.numeric import np
 
 __all__ = ["Assignment", "ClusterInput", "Clusterer", "Params", "StoryFeatures", "story_features"]
 
 _NO = object()
-
-
-def _days(ts: str | None) -> float | None:
-    if not ts:
-        return None
-    try:
-        dt = datetime.fromisoformat(ts.strip().replace("Z", "+00:00"))
-    except (ValueError, TypeError, AttributeError):
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp() / 86400.0
 
 
 class _Cluster:
@@ -165,13 +155,13 @@ class Clusterer:
 
     # ------------------------------------------------------------------ core
     def _day(self, ts: str | None) -> float | None:
-        """``_days(ts)``, remembering recent strings (a batch shares one fetch time)."""
+        """``days_of(ts)``, remembering recent strings (a batch shares one fetch time)."""
         memo = self._days_memo
         v = memo.get(ts, _NO)
         if v is _NO:
             if len(memo) >= 256:
                 memo.clear()
-            v = memo[ts] = _days(ts)
+            v = memo[ts] = days_of(ts)
         return v
 
     def _idf(self, ids: np.ndarray) -> np.ndarray:
@@ -210,7 +200,7 @@ class Clusterer:
         ids, tf, intitle, years = feat.fold(sf, inp.entities)
         mine = slot.group(sf.slots)
         day, fetched = self._day(inp.published), self._day(inp.fetched)
-        if day is None or (fetched is not None and day > fetched + 1.0):
+        if day is None or (fetched is not None and day > fetched + FUTURE_SLACK_DAYS):
             day = fetched  # no date, or a date in the future: trust the fetch time
         if day is None:
             day = self.clock
@@ -250,10 +240,13 @@ class Clusterer:
         if pls:
             hits = Counter(chain.from_iterable(pls))  # clusters sharing most query terms
             clusters, p_win = self.clusters, p.window_days
+            # active: its last story is within the window of the newest time seen (the
+            # clock, never earlier than the story's own time)
+            since = self.clock
             # most hits first, ties in first-seen order (as Counter.most_common)
             for cid in sorted(hits, key=hits.__getitem__, reverse=True)[: p.max_candidates]:
                 c = clusters[cid]
-                if day is not None and c.last is not None and day - c.last > p_win:
+                if since is not None and c.last is not None and since - c.last > p_win:
                     continue
                 cands.append(c)
         if cands:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from newswatch.alerts import set_cluster
+from newswatch.models import story_time
 from newswatch.store import Store, Transaction
 from newswatch.stories import STORIES
 
@@ -110,7 +111,7 @@ class ClusterService:
 
 
 def _when(doc: Mapping[str, Any]) -> str:
-    return doc.get("published") or doc.get("fetched") or ""
+    return story_time(doc.get("published"), doc.get("fetched"))
 
 
 def _record(tx: Transaction, sid: str, doc: dict[str, Any], assignment: Assignment,

@@ -17,6 +17,34 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# A published time more than this after the fetch time is not trusted: the fetch time is
+# the story's time instead (for clustering, and for a cluster's first and last seen).
+FUTURE_SLACK_DAYS = 1.0
+
+
+def days_of(ts: str | None) -> float | None:
+    """An ISO 8601 time in days since the epoch (naive times are UTC); None if not one."""
+    if not ts:
+        return None
+    try:
+        dt = datetime.fromisoformat(ts.strip().replace("Z", "+00:00"))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp() / 86400.0
+
+
+def story_time(published: str | None, fetched: str | None) -> str:
+    """When a story happened as far as we know: its published time, unless that is more
+    than FUTURE_SLACK_DAYS after it was fetched (a wrong date), else the fetch time."""
+    if published and fetched and published > fetched:
+        p, f = days_of(published), days_of(fetched)
+        if p is not None and f is not None and p > f + FUTURE_SLACK_DAYS:
+            return fetched
+    return published or fetched or ""
+
+
 def story_id(source: str, guid: str) -> str:
     """Stable story id derived from (source, guid)."""
     return hashlib.blake2b(f"{source}\0{guid}".encode(), digest_size=10).hexdigest()

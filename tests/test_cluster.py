@@ -239,6 +239,28 @@ def test_time_window() -> None:
     assert f.cluster_id == "d32"
 
 
+def test_a_late_story_never_joins_a_cluster_gone_dormant_before_the_sweep() -> None:
+    c = Clusterer(Params(window_days=7.0, sweep_every=10_000))  # no sweep in this test
+    warm(c, 10)
+    c.add(story("jan1", FLOOD, published="2025-01-01T08:00:00Z"))
+    c.add(story("mar1", QUAKE, published="2025-03-01T08:00:00Z"))  # the clock moves on
+    assert "jan1" in c.clusters  # not swept out yet, but dormant
+    late = c.add(story("jan3", FLOOD, published="2025-01-03T08:00:00Z", source="other"))
+    assert late.cluster_id == "jan3"  # as it would after a sweep
+
+
+def test_a_bridge_story_never_merges_clusters_the_window_keeps_apart() -> None:
+    c = Clusterer(Params(window_days=7.0, sweep_every=10_000))
+    warm(c, 10)
+    assert c.add(story("jan1", FLOOD, published="2025-01-01T08:00:00Z")).cluster_id == "jan1"
+    # the same words two months later: a cluster of their own (the window)
+    assert c.add(story("mar1", FLOOD, published="2025-03-01T08:00:00Z")).cluster_id == "mar1"
+    # a late copy dated next to the first must not merge the two
+    bridge = c.add(story("jan2", FLOOD, published="2025-01-02T08:00:00Z", source="d"))
+    assert bridge.merged == [] and bridge.cluster_id in ("jan2", "mar1")
+    assert {"jan1", "mar1"} <= set(c.clusters)
+
+
 def test_a_future_published_date_does_not_evict_everything() -> None:
     c = Clusterer(Params(sweep_every=2))
     a = c.add(story("a", FLOOD))

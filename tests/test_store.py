@@ -285,3 +285,24 @@ def test_the_clusterer_loads_during_the_first_lull_not_in_the_first_commit(
     assert seen == [True] and service._clusterer is not None
     assert report.clusters.assigned == 1
     assert store.get("meta", "blob:clusterer")["gen"] == saved["gen"] + 1
+
+
+def test_a_cluster_is_seen_at_the_fetch_time_of_a_story_dated_in_the_future(
+        tmp_path: Path) -> None:
+    """As the clusterer does: a published time over a day after the fetch is not trusted,
+    or the cluster would stay first in `clusters` until that date."""
+    from newswatch.clusters import CLUSTERS, ClusterService
+
+    store = Store(tmp_path / "db.json")
+    items = [Item(source="a", guid="future", title="Talks resume", text="Talks resume.",
+                  published="2031-01-01T00:00:00Z"),
+             Item(source="a", guid="past", title="Floods close roads", text="Rain fell.",
+                  published="2001-01-01T00:00:00Z")]
+    store_results(store, [SourceResult(SourceSpec(name="a"), items)], None, ClusterService())
+    stories = dict(store.items("stories"))
+    future = stories[Item("a", "future", "", "").id]
+    assert future["published"] == "2031-01-01T00:00:00Z"  # the story keeps its date
+    seen = {doc["label"]: (doc["first_seen"], doc["last_seen"])
+            for _, doc in store.items(CLUSTERS)}
+    assert seen == {"Talks resume": (future["fetched"], future["fetched"]),
+                    "Floods close roads": ("2001-01-01T00:00:00Z", "2001-01-01T00:00:00Z")}
