@@ -111,6 +111,62 @@ def test_unrelated_stories_stay_apart() -> None:
     assert len(ids) == 4
 
 
+# Stories in other scripts: words of any alphabet count, Chinese and Japanese by character
+# pairs, so a shared date alone never makes one event of them.
+DATE_ONLY = [
+    ("zh-quake", "四川发生地震",
+     "2025年3月18日，四川省发生6级地震，造成12人死亡，救援工作正在进行。"),
+    ("zh-rates", "央行宣布降息",
+     "2025年3月18日，中国人民银行宣布下调贷款利率，以支持经济增长。"),
+    ("ja-sport", "大谷翔平が本塁打",
+     "2025年3月18日、大谷翔平選手が東京ドームで本塁打を打ちました。"),
+    ("ar-vote", "الانتخابات في مصر",
+     "في 18 مارس 2025 أدلى الناخبون في مصر بأصواتهم في الانتخابات البرلمانية."),
+]
+ZH_QUAKE = [
+    ("zh-a", "四川发生6级地震",
+     "3月18日，四川省甘孜州发生6级地震，造成12人死亡，"
+     "救援队伍正在废墟中搜救被困人员。"),
+    ("zh-b", "四川甘孜地震已致12人遇难",
+     "四川省甘孜州18日发生6级地震，目前已造成12人遇难，"
+     "救援队伍连夜在废墟中搜救。"),
+]
+RU = [
+    ("ru-a", "Россия и Украина обменялись пленными",
+     "Россия и Украина в среду провели обмен пленными: домой вернулись украинские и "
+     "российские военные, сообщило Министерство обороны России. Посредником в обмене "
+     "выступили Объединённые Арабские Эмираты."),
+    ("ru-b", "Москва и Киев провели обмен военнопленными",
+     "В среду Россия и Украина обменялись пленными, заявило Министерство обороны России. "
+     "Обмен прошёл при посредничестве Объединённых Арабских Эмиратов."),
+    ("ru-c", "Наводнение в Дагестане",
+     "Сильные дожди вызвали наводнение в Дагестане, затоплены сотни домов в Махачкале, "
+     "сообщили местные власти. Спасатели эвакуировали жителей."),
+]
+
+
+def test_stories_in_other_scripts_that_share_only_a_date_stay_apart() -> None:
+    c = Clusterer()
+    warm(c)
+    got = [c.add(story(k, text, title=title)).cluster_id for k, title, text in DATE_ONLY]
+    assert got == [k for k, _, _ in DATE_ONLY]
+
+
+def test_two_chinese_reports_of_one_quake_share_a_cluster_and_other_news_stays_apart() -> None:
+    c = Clusterer()
+    warm(c)
+    got = [c.add(story(k, text, title=title)).cluster_id
+           for k, title, text in [*ZH_QUAKE, DATE_ONLY[1]]]
+    assert got == ["zh-a", "zh-a", "zh-rates"]
+
+
+def test_russian_reports_cluster_by_their_words() -> None:
+    c = Clusterer()
+    warm(c)  # no numbers in these texts: the words alone must carry it
+    got = [c.add(story(k, text, title=title)).cluster_id for k, title, text in RU]
+    assert got == ["ru-a", "ru-a", "ru-c"]
+
+
 def test_bridge_story_merges_two_clusters_and_later_stories_go_to_the_survivor() -> None:
     # a strict join and a lenient merge make the bridge case easy to construct
     c = Clusterer(Params(join_logit=0.25, merge_logit=0.0, merge_cos=0.3))
