@@ -35,6 +35,14 @@ from newswatch.watch.query import MAX_DEPTH, MAX_TERMS
         ("a OR zz", "only a here"),
         ("a AND NOT b", "only a here"),
         ("(a OR b) AND c", "b and c"),
+        # other scripts; Chinese and Japanese words inside text written without spaces
+        ("перемирие", "Перемирие вступит в силу"),
+        ('"обмен пленными"', "провели обмен пленными"),
+        ("εκεχειρία", "Συμφωνία για εκεχειρία"),
+        ("地震", "四川发生6级地震，造成12人死亡"),
+        ('"发生地震"', "四川发生地震"),
+        ("地震 NEAR/3 死亡", "四川发生地震造成死亡"),
+        ("本塁打", "大谷翔平選手が本塁打を打ちました"),
     ],
 )
 def test_matches(hits, query: str, text: str) -> None:
@@ -54,6 +62,8 @@ def test_matches(hits, query: str, text: str) -> None:
         ("negotiat*", "renegotiate"),
         ("@putin", "Putinism"),
         ("ceasefire", "cease fire"),
+        ("地震", "四川发生震地"),
+        ("地震 NEAR/1 死亡", "四川发生地震后造成十人死亡"),
     ],
 )
 def test_does_not_match(hits, query: str, text: str) -> None:
@@ -88,6 +98,7 @@ def test_near_with_groups_phrases_entities(hits) -> None:
 def test_spans_point_into_original_text(hits) -> None:
     text = "Ｔｈｅ ＣＥＡＳＥＦＩＲＥ — and the “cease‑fire” ﬁnally: Putin’s word"
     assert hits("ceasefire", text) == ["ＣＥＡＳＥＦＩＲＥ", "cease‑fire"]
+    assert hits("地震", "四川发生地震，地震造成12人死亡") == ["地震", "地震"]
     assert hits("@putin", text) == ["Putin’s"]
     assert hits("final*", text) == ["ﬁnally"]
 
