@@ -78,8 +78,15 @@ class ClusterService:
 
         clusterer = self._current(tx)
         members: dict[str, set[str]] = {}  # cluster id -> its story ids, for this batch
-        todo = [(sid, doc) for sid in story_ids
-                if (doc := tx.get(STORIES, sid)) is not None and not doc.get("cluster")]
+        todo = []
+        for sid in story_ids:
+            doc = tx.get(STORIES, sid)
+            if doc is None:
+                continue
+            if doc.get("cluster"):  # updated: it stays in its cluster, which may change
+                _refresh(tx, doc, tx.committed(STORIES, sid))
+            else:
+                todo.append((sid, doc))
         known = dict(features or {})
         missing = [(sid, doc) for sid, doc in todo if sid not in known]
         if missing:  # featurised together: much cheaper than one by one
@@ -135,6 +142,26 @@ def _record(tx: Transaction, sid: str, doc: dict[str, Any], assignment: Assignme
     set_cluster(tx, doc.get("alerts", []), cid)
     tx.put(STORIES, sid, doc)
     tx.put(CLUSTERS, cid, cluster)
+
+
+def _refresh(tx: Transaction, doc: Mapping[str, Any], old: Mapping[str, Any] | None
+             ) -> None:
+    """The record of an updated story's cluster: the story's new headline if its old one
+    was the label, and the story's time in first and last seen."""
+    cid = doc["cluster"]
+    cluster = tx.get(CLUSTERS, cid)
+    if cluster is None:
+        return
+    new = dict(cluster)  # never edit a committed record in place
+    title = doc.get("title") or ""
+    if title and old is not None and new.get("label") == old.get("title"):
+        new["label"] = title
+    when = _when(doc)
+    if when:
+        new["first_seen"] = min(new.get("first_seen") or when, when)
+        new["last_seen"] = max(new.get("last_seen") or when, when)
+    if new != cluster:
+        tx.put(CLUSTERS, cid, new)
 
 
 def _add_story(cluster: dict[str, Any], sid: str, doc: Mapping[str, Any],

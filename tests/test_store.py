@@ -306,3 +306,28 @@ def test_a_cluster_is_seen_at_the_fetch_time_of_a_story_dated_in_the_future(
             for _, doc in store.items(CLUSTERS)}
     assert seen == {"Talks resume": (future["fetched"], future["fetched"]),
                     "Floods close roads": ("2001-01-01T00:00:00Z", "2001-01-01T00:00:00Z")}
+
+
+def test_an_updated_story_stays_in_its_cluster_whose_label_and_times_follow_it(
+        tmp_path: Path) -> None:
+    from newswatch.clusters import CLUSTERS, ClusterService
+
+    store = Store(tmp_path / "db.json")
+    service = ClusterService()
+
+    def ingest(guid: str, title: str, published: str) -> None:
+        item = Item(source="a", guid=guid, title=title, text=f"{title}. Talks resume.",
+                    published=published)
+        store_results(store, [SourceResult(SourceSpec(name="a"), [item])], None, service)
+
+    ingest("g1", "Talks resume in Geneva", "2025-03-18T08:00:00Z")
+    ingest("g2", "Talks resume in Geneva on Monday", "2025-03-18T09:00:00Z")
+    (cid, before), = store.items(CLUSTERS)
+    assert before["label"] == "Talks resume in Geneva" and before["size"] == 2
+    ingest("g1", "Geneva talks resume after a pause", "2025-03-19T08:00:00Z")  # rewritten
+    (cid_after, after), = store.items(CLUSTERS)
+    assert cid_after == cid and after["size"] == 2
+    assert after["label"] == "Geneva talks resume after a pause"  # no member's old headline
+    # first seen is when the event was first seen; last seen moves with the new date
+    assert (after["first_seen"], after["last_seen"]) == (
+        "2025-03-18T08:00:00Z", "2025-03-19T08:00:00Z")

@@ -33,6 +33,11 @@ class Transaction:
         doc = self._store._doc(table, key)
         return dict(doc) if doc is not None else None
 
+    def committed(self, table: str, key: str) -> Doc | None:
+        """A document as it was before this transaction (a copy), whatever is staged."""
+        doc = self._store._doc(table, key)
+        return dict(doc) if doc is not None else None
+
     def get_many(self, table: str, keys: Iterable[str]) -> dict[str, Doc]:
         """``get`` of many keys: the documents found (copies), staged changes first."""
         changes = self.staged.get(table, {})
