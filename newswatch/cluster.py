@@ -18,7 +18,11 @@ the share of the centroid's weight the story covers, plus the agreement of event
 joins the best candidate if its score is >= ``join_logit``, else it starts a new cluster
 named after the story. If a second candidate also scores >= ``merge_logit`` and its
 centroid is close to the chosen one (cosine + year term >= ``merge_cos``), the two merge:
-the smaller is absorbed and ``Assignment.merged`` lists its id. A story that started its
+the smaller is absorbed and ``Assignment.merged`` lists its id. A cluster of
+``cover_size`` stories or more takes a story only if its centroid's terms carry at least
+``min_cover`` of the story's (squared, normalised) weight: otherwise stories written from
+one template (quake reports, results) that differ only in their names and numbers would
+all end in one cluster that grows for ever, its centroid all template. A story that started its
 own cluster and is still alone after being passed over ``late_pass`` times (a candidate of
 stories that went elsewhere) joins the same way, at the lower ``late_cos``, once a cluster
 it is close to grows: what was too early to join when it came (its event's cluster still
@@ -349,6 +353,12 @@ class Clusterer:
         p = self.p
         bias = p.bias
         z = [v + bias for v in z]
+        if any(c.n >= p.cover_size for c in cands):
+            # share of the story's weight on the cluster's terms: a big cluster takes a
+            # story only if it covers enough of it (not merely its template words)
+            cover = np.add.reduceat(g * g, sa).tolist()
+            z = [-math.inf if c.n >= p.cover_size and cv < p.min_cover else v
+                 for v, cv, c in zip(z, cover, cands, strict=True)]
         if mine and (p.slot_match or p.slot_conf):
             keys = mine.keys()
             for j, c in enumerate(cands):

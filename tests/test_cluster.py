@@ -525,3 +525,44 @@ def test_times_passed_over_survive_a_state_round_trip() -> None:
     assert _grow(c, FLOOD, "f", rest, 4) == _grow(full, FLOOD, "f", rest, 4)
     assert "anger" not in c.clusters
     assert c.to_bytes() == full.to_bytes()
+
+
+def _templated(kinds: int, rounds: int = 12, per: int = 4) -> list[tuple[int, ClusterInput]]:
+    """Events written from a template per kind, differing only in a place, a number and a
+    day (as wire services and automated feeds write them), each told by three outlets."""
+    rng = random.Random(11)
+    syl = ["vel", "kar", "mon", "dri", "sta", "lo", "ber", "quin", "tor", "ash", "zel", "mar"]
+    templates = [("Negotiators in {city} discuss a ceasefire covering {n} frontline villages",
+                  "Officials said on {day} that a ceasefire along the front could begin within"
+                  " {n} days. Envoys met in {city} to settle the terms."),
+                 ("{city} marathon draws {n} runners despite rain on {day}",
+                  "{city} marathon draws {n} runners despite rain on {day}. Organisers said"
+                  " attendance was good and the event ran smoothly.")]
+    out, event = [], 0
+    for _ in range(rounds):
+        batch = []
+        for title, text in templates[:kinds]:
+            for _ in range(per):
+                ev = {"city": "".join(rng.choice(syl) for _ in range(3)).capitalize(),
+                      "n": rng.randint(2, 900), "day": rng.choice(["Monday", "Friday"])}
+                batch += [(event, story(f"e{event}-{o}", text.format(**ev),
+                                        title.format(**ev), source=f"outlet{o}"))
+                          for o in range(3)]
+                event += 1
+        rng.shuffle(batch)
+        out += batch
+    return out
+
+
+@pytest.mark.parametrize("kinds", [1, 2])
+def test_templated_events_do_not_collapse_into_one_cluster_per_template(kinds: int) -> None:
+    c = Clusterer()
+    events: dict[str, set[int]] = {}
+    for event, x in _templated(kinds):
+        a = c.add(x)
+        for gone in a.merged:
+            events.setdefault(a.cluster_id, set()).update(events.pop(gone, set()))
+        events.setdefault(a.cluster_id, set()).add(event)
+    # before the cover rule: 2 clusters of 48 events each for the two kinds
+    assert len(events) >= 0.7 * 48 * kinds
+    assert max(map(len, events.values())) <= 16  # a big cluster stops growing
