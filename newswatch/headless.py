@@ -284,6 +284,9 @@ class Runner:
                 retry = f"; retry #{status.failures}" if status and not self.once else ""
                 log.warning("%s: %s%s", source.location, source.error, retry)
             else:
+                # a poller that runs on logs what changed; a single pass reports every source
                 c = source.counts
-                log.info("%s: %d new, %d updated, %d unchanged", source.name, c.new,
-                         c.updated, c.unchanged)
+                quiet = not self.once and not (c.new or c.updated)
+                log.log(logging.DEBUG if quiet else logging.INFO,
+                        "%s: %d new, %d updated, %d unchanged%s", source.name, c.new,
+                        c.updated, c.unchanged, " (not modified)" if source.not_modified else "")

@@ -602,6 +602,29 @@ def test_watchlist_edits_apply_while_running_and_a_bad_edit_keeps_the_last_valid
     assert not thread.is_alive()
 
 
+def test_a_running_poller_logs_the_sources_that_changed_not_every_pass(
+        tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="newswatch")
+    desk = Desk(tmp_path, feed_server, {"wire": [STORY_A]})
+    sink = Collect()
+    runner = Runner(Poller(load_settings(desk.config), desk.store()), [sink])
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: sink.alerts, what="the first alert")
+        first = runner.poller.last_poll
+        wait_for(lambda: runner.poller.last_poll > first + 2, what="passes with nothing new")
+        desk.serve("wire", [STORY_A, OTHER])
+        wait_for(lambda: any("1 new, 0 updated, 1 unchanged" in r.getMessage()
+                             for r in caplog.records), what="the pass that found a story")
+    finally:
+        runner.stop.set()
+        thread.join(timeout=10)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("wire:")]
+    assert lines == ["wire: 1 new, 0 updated, 0 unchanged",
+                     "wire: 1 new, 0 updated, 1 unchanged"], lines
+
+
 # --------------------------------------------------------------------------- cluster merges
 
 
