@@ -44,11 +44,9 @@ import math
 from collections import Counter
 from dataclasses import replace
 from itertools import chain
-from typing import Any
-
-import orjson
 
 from newswatch import cluster_slots as slot
+from newswatch.cluster_entry import ActiveCluster
 from newswatch.cluster_features import NB, Features, story_features
 from newswatch.cluster_index import Postings, post, repost, unpost
 from newswatch.cluster_params import Params
@@ -59,53 +57,6 @@ from newswatch.numeric import np
 __all__ = ["Assignment", "ClusterInput", "Clusterer", "Params", "StoryFeatures", "story_features"]
 
 _NO = object()
-
-
-class _Cluster:
-    __slots__ = ("cid", "ids", "vals", "n", "last", "years", "_slots", "saved_slots",
-                 "strong", "passed")
-
-    def __init__(self, cid, ids, vals, n, last, years, slots=None, saved_slots=None,
-                 passed=0):
-        self.cid: str = cid
-        self.ids: np.ndarray = ids  # intp buckets, by weight at last update (desc)
-        self.vals: np.ndarray = vals  # float32 summed member tf / member tf-idf norm
-        self.n: int = n
-        self.last: float | None = last
-        self.years: dict[int, int] = years
-        # the slot counts (see ``slots``), None until first read when loaded as bytes
-        self._slots: slot.Counts | None = (
-            None if saved_slots is not None else {} if slots is None else slots)
-        # the slot counts as orjson, valid until they change (``slots_changed``): a
-        # reloaded state parses only the clusters used again, and saving reuses the bytes
-        # of every cluster whose counts did not change
-        self.saved_slots: bytes | None = saved_slots
-        # per slot key, its values named by enough members (see cluster_slots.agreement)
-        self.strong: dict[str, Any] = {}
-        # while alone: how often it was a candidate and the story went elsewhere (capped
-        # at ``late_pass``)
-        self.passed: int = passed
-
-    @property
-    def slots(self) -> slot.Counts:
-        """Per slot key, how many members name each value (see cluster_slots). Whoever
-        changes them in place calls ``slots_changed``."""
-        if self._slots is None:
-            self._slots = orjson.loads(self.saved_slots) if self.saved_slots else {}
-        return self._slots
-
-    @slots.setter
-    def slots(self, value: slot.Counts) -> None:
-        self._slots, self.saved_slots = value, None
-
-    def slots_changed(self) -> None:
-        self.saved_slots = None
-
-    def slot_json(self) -> bytes:
-        """The slot counts as orjson (b"" for none), kept until they change."""
-        if self.saved_slots is None:
-            self.saved_slots = orjson.dumps(self._slots) if self._slots else b""
-        return self.saved_slots
 
 
 class Clusterer:
@@ -123,7 +74,7 @@ class Clusterer:
         self.N = 0
         self.added = 0
         self.clock: float | None = None  # newest story time seen (days)
-        self.clusters: dict[str, _Cluster] = {}  # LRU order: least recently updated first
+        self.clusters: dict[str, ActiveCluster] = {}  # LRU order: least recently updated first
         self.postings: Postings = {}  # see cluster_index
         self._feat = Features(p)
         self._logdf = np.zeros(NB, np.float32)
@@ -138,16 +89,16 @@ class Clusterer:
         self._days_memo: dict[str | None, float | None] = {}
 
     # ------------------------------------------------------------------ index
-    def _terms(self, c: _Cluster) -> list[int]:
+    def _terms(self, c: ActiveCluster) -> list[int]:
         """The key terms c is posted under: its top centroid terms."""
         return c.ids[: self.p.key_terms].tolist()
 
-    def _touch(self, c: _Cluster) -> None:
+    def _touch(self, c: ActiveCluster) -> None:
         """Mark c most recently updated (end of LRU order and of posting lists)."""
         self.clusters.pop(c.cid, None)
         self.clusters[c.cid] = c
 
-    def _evict(self, c: _Cluster) -> None:
+    def _evict(self, c: ActiveCluster) -> None:
         unpost(self.postings, c.cid, self._terms(c))
         del self.clusters[c.cid]
 
@@ -274,7 +225,7 @@ class Clusterer:
             while cid in self.clusters:
                 k += 1
                 cid = f"{inp.story_id}~{k}"
-            c = _Cluster(cid, ids.copy(), tfn, 1, day, {})
+            c = ActiveCluster(cid, ids.copy(), tfn, 1, day, {})
             self.clusters[cid] = c
             post(self.postings, c.cid, self._terms(c), p.posting_cap)
             if len(self.clusters) > p.max_active:
@@ -367,7 +318,7 @@ class Clusterer:
                     z[j] += p.slot_match * min(m, p.slot_cap) - p.slot_conf * min(k, p.slot_cap)
         return z, x, starts
 
-    def _ccos(self, a: _Cluster, xa: np.ndarray, b: _Cluster, xb: np.ndarray) -> float:
+    def _ccos(self, a: ActiveCluster, xa: np.ndarray, b: ActiveCluster, xb: np.ndarray) -> float:
         """Cosine of two centroids (xa, xb: their current tf-idf weights) + a year term."""
         # positions of the shared ids, in increasing id order (as np.intersect1d gives)
         mark = self._mark
@@ -384,7 +335,7 @@ class Clusterer:
             cs += 0.1 * (2.0 * ov - 1.0)
         return cs
 
-    def _merge(self, src: _Cluster, dst: _Cluster) -> np.ndarray:
+    def _merge(self, src: ActiveCluster, dst: ActiveCluster) -> np.ndarray:
         """Absorb src into dst; returns dst's new tf-idf weights."""
         self._evict(src)
         old = self._terms(dst)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import Stemmer
 
-from newswatch.cluster_text import NUMBER_WORDS, STOP, read_slots
+from newswatch.cluster_text import NUMBER_WORDS, STOP, read_slots, words_of
 from newswatch.cluster_types import PackedFeatures, StoryFeatures
 from newswatch.gcpause import paused_gc
 from newswatch.numeric import np
@@ -30,10 +30,6 @@ _U = "A-Z\u00c0-\u00d6\u00d8-\u00de"
 _CW = f"[{_U}][{_L}{_U}]*(?:['\\-][{_L}{_U}]+)*"  # a capitalised word
 _CAPS = re.compile(f"{_CW}(?: {_CW})*")  # runs of capitalised words
 _INIT = re.compile(f"[.!?:;\\n\"] *[\"']? *({_CW})")  # sentence-initial capitalised words
-# a word on lowercased text: letters of any script (Cyrillic, Greek, Arabic...), or a number
-_WORD = re.compile("[^\\W\\d_]+(?:['\\-][^\\W\\d_]+)*|\\d+(?:[.,]\\d+)*")
-# Chinese and Japanese put no spaces between words: their runs count as character bigrams
-_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _U_START = re.compile(f"[{_U}]")  # a part starting with a capitalised word (starts a run)
 _STEM = Stemmer.Stemmer("english")
 _MULTI = -2  # cache value of a token with several (bucket, weight) pairs, or a number word
@@ -100,25 +96,6 @@ def _sublinear(raw: np.ndarray) -> np.ndarray:
     return np.where(tf >= 1.0, 1.0 + np.log(np.maximum(tf, 1.0)), tf)
 
 
-def _words_of(token: str) -> list[str]:
-    """The words and numbers of a token; a run of Chinese or Japanese characters gives
-    its overlapping character pairs ("四川发生" -> 四川, 川发, 发生)."""
-    words = _WORD.findall(token)
-    if token.isascii() or not _CJK.search(token):
-        return words
-    out = []
-    for w in words:
-        at = 0
-        for m in _CJK.finditer(w):
-            out += _WORD.findall(w[at:m.start()])
-            run = m.group()
-            # a lone character is mostly a counter or a date's 年/月/日: no word
-            out += [run[k:k + 2] for k in range(len(run) - 1)]
-            at = m.end()
-        out += _WORD.findall(w[at:])
-    return out
-
-
 class Features:
     """Text -> (sorted unique feature ids, sublinear tf, title mask, years mentioned), in two
     steps: ``story(title, text)`` (pure, picklable result) then ``fold(features, entities)``."""
@@ -145,7 +122,7 @@ class Features:
         """Tokenise whitespace-split tokens the caches have not seen."""
         cache, words, multi, nb = self.cache, self.words, self.multi, self.p.num_boost
         # a token of ASCII letters (lowercase already) is one word: no regex needed
-        parts = [[t] if t.isalpha() and t.isascii() else _words_of(t) for t in miss]
+        parts = [[t] if t.isalpha() and t.isascii() else words_of(t) for t in miss]
         new = list({w for ws in parts for w in ws if w[0] > "9" and w not in words})
         for w, st in zip(new, _STEM.stemWords(new), strict=True):
             words[w] = -1 if w in STOP or st in STOP else _h(st)

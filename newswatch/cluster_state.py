@@ -9,7 +9,8 @@ from dataclasses import asdict
 
 import orjson
 
-from newswatch.cluster import Clusterer, Params, _Cluster
+from newswatch.cluster import Clusterer, Params
+from newswatch.cluster_entry import ActiveCluster
 from newswatch.gcpause import paused_gc
 from newswatch.numeric import np
 
@@ -108,7 +109,7 @@ def _load(b: bytes) -> Clusterer:
         clusters = o.clusters
         for cid, n, last, ids, vals, sj, pa in zip(names, sec["n"].tolist(), lasts, idl,
                                                    vall, saved, passed, strict=True):
-            clusters[cid] = _Cluster(cid, ids, vals, n, last, {}, saved_slots=sj, passed=pa)
+            clusters[cid] = ActiveCluster(cid, ids, vals, n, last, {}, saved_slots=sj, passed=pa)
         for row in head["years"]:
             it = iter(row[1:])
             o.clusters[names[row[0]]].years = dict(zip(it, it, strict=True))

@@ -1,4 +1,5 @@
-"""Word-level facts the clustering features share: stop words, and the reading of event
+"""Word-level facts the clustering features share: how a token splits into words (any
+alphabet; Chinese and Japanese by character pairs), stop words, and the reading of event
 slots (see :mod:`newswatch.cluster_slots`) around a token with digits or a number word."""
 
 from __future__ import annotations
@@ -78,3 +79,28 @@ def read_slots(prev: str, tok: str, nxt: str, out: set[str]) -> None:
             and (prev[:3] in _MONTHS or not prev.isalpha()) and _MONTH_IN.search(prev)):
         for m, d in _DAY_A.findall(f"{prev} {tok}"):
             out.add(f"@{m} {int(d)}")
+
+
+# a word on lowercased text: letters of any script (Cyrillic, Greek, Arabic...), or a number
+_WORD = re.compile("[^\\W\\d_]+(?:['\\-][^\\W\\d_]+)*|\\d+(?:[.,]\\d+)*")
+# Chinese and Japanese put no spaces between words: their runs count as character bigrams
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def words_of(token: str) -> list[str]:
+    """The words and numbers of a token; a run of Chinese or Japanese characters gives
+    its overlapping character pairs ("四川发生" -> 四川, 川发, 发生)."""
+    words = _WORD.findall(token)
+    if token.isascii() or not _CJK.search(token):
+        return words
+    out = []
+    for w in words:
+        at = 0
+        for m in _CJK.finditer(w):
+            out += _WORD.findall(w[at:m.start()])
+            run = m.group()
+            # a lone character is mostly a counter or a date's 年/月/日: no word
+            out += [run[k:k + 2] for k in range(len(run) - 1)]
+            at = m.end()
+        out += _WORD.findall(w[at:])
+    return out
