@@ -24,6 +24,11 @@ FINGERPRINT_KEY = "watch"
 REMATCH_CHUNK = 2000
 
 
+# Raised when the same watchlists would match differently (session 8: Chinese and Japanese
+# characters became words of their own): stores matched before are then re-matched.
+MATCHING_VERSION = 2
+
+
 @dataclass(slots=True)
 class WatchSet:
     """The watchlists in force and what went wrong loading the current files."""
@@ -38,7 +43,9 @@ class WatchSet:
 
     @property
     def fingerprint(self) -> str:
+        """What stored stories were matched with: the watchlist texts and how they match."""
         digest = hashlib.blake2b(digest_size=12)
+        digest.update(f"matching {MATCHING_VERSION}\0".encode())
         for path in sorted(self.texts):
             digest.update(f"{path}\0{self.texts[path]}\0".encode())
         return digest.hexdigest()

@@ -11,6 +11,7 @@ import pytest
 
 from newswatch.alerts import parse_since
 from newswatch.cli import main
+from newswatch.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -116,6 +117,33 @@ def test_edited_watchlist_is_reapplied_on_next_ingest(tmp_path: Path, capsys,
     assert len(now) == 2
     code, out, _ = cli(capsys, "alerts", "--db", str(db), "--rule", "ceasefire", "--json")
     assert out == ""  # retired, not listed
+
+
+def test_a_store_matched_by_an_older_matcher_is_matched_again(tmp_path: Path, capsys,
+                                                            wl_dir: Path, monkeypatch) -> None:
+    """How text matches changed (Chinese characters became words): stories stored and
+    matched before are matched again by the next ingest, as after a watchlist edit."""
+    from newswatch import watching
+
+    (wl_dir / "quake.yaml").write_text("watchlist: quake\nrules:\n  - id: quake\n"
+                                       "    query: 地震\n", encoding="utf-8")
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "zh.txt").write_text("四川发生地震\n四川省发生6级地震。", encoding="utf-8")
+    db = tmp_path / "db.json"
+    args = ("--db", str(db), "--watchlists", str(wl_dir))
+    monkeypatch.setattr(watching, "MATCHING_VERSION", watching.MATCHING_VERSION - 1)
+    cli(capsys, "ingest", str(news), *args)
+    with Store(db).transaction() as tx:  # as an older matcher left it: no alert
+        for sid, doc in list(tx.store.items("stories")):
+            tx.put("stories", sid, {**doc, "alerts": []})
+        for aid, _ in list(tx.store.items("alerts")):
+            tx.delete("alerts", aid)
+    assert alerts(capsys, db) == []
+    monkeypatch.undo()
+    code, _, err = cli(capsys, "ingest", str(news), *args)
+    assert code == 0 and "watchlists changed" in err
+    assert [a["rule"] for a in alerts(capsys, db)] == ["quake"]
 
 
 def test_invalid_edit_keeps_the_last_valid_version(tmp_path: Path, capsys,
