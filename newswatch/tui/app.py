@@ -17,7 +17,6 @@ from textual.actions import SkipAction
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
@@ -25,17 +24,18 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from newswatch.alerts import set_flags
 from newswatch.locations import bundled
-from newswatch.poller import Poller, PollReport
+from newswatch.poller import Poller
 from newswatch.store import Store
 from newswatch.stories import newest_stories
+from newswatch.tui.messages import DeskLoaded, Polled, Rematched, StoryLoaded
 from newswatch.tui.palette import DeskCommands
 from newswatch.tui.reader import Reader
 from newswatch.tui.rowlist import Column, Row, RowList
+from newswatch.tui.rows import alert_rows, cluster_rows, story_rows
 from newswatch.tui.screens import EditorScreen, HelpScreen
 from newswatch.views import (
     AlertGroup,
     DeskView,
-    StoryDetail,
     load_alert_groups,
     load_desk,
     status_line,
@@ -68,28 +68,6 @@ class NewswatchApp(App[None]):
         Binding("e", "edit_watchlist", "Edit watchlist"),
         Binding("E", "edit_external", "Edit in $EDITOR", show=False),
     ]
-
-    class DeskLoaded(Message):
-        def __init__(self, view: DeskView, seconds: float) -> None:
-            super().__init__()
-            self.view = view
-            self.seconds = seconds
-
-    class Polled(Message):
-        def __init__(self, report: PollReport, toasts: list[tuple[str, str, str]]) -> None:
-            super().__init__()
-            self.report = report
-            self.toasts = toasts  # (severity, "watchlist/rule", headline) of new alerts
-
-    class StoryLoaded(Message):
-        def __init__(self, detail: StoryDetail) -> None:
-            super().__init__()
-            self.detail = detail
-
-    class Rematched(Message):
-        def __init__(self, new_alerts: int) -> None:
-            super().__init__()
-            self.new_alerts = new_alerts
 
     def __init__(self, poller: Poller, *, autopoll: bool = True) -> None:
         super().__init__()
@@ -150,7 +128,7 @@ class NewswatchApp(App[None]):
         groups = load_alert_groups(self.store)
         if worker.is_cancelled:  # a newer load replaced this one
             return
-        self.post_message(self.DeskLoaded(DeskView(groups, None, None),
+        self.post_message(DeskLoaded(DeskView(groups, None, None),
                                           time.perf_counter() - start))
 
     @work(thread=True, exclusive=True, group="load-rest", exit_on_error=False)
@@ -160,7 +138,7 @@ class NewswatchApp(App[None]):
         start = time.perf_counter()
         view = load_desk(self.store, groups)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.DeskLoaded(view, time.perf_counter() - start))
+            self.post_message(DeskLoaded(view, time.perf_counter() - start))
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def poll(self, force: bool = False) -> None:
@@ -168,7 +146,7 @@ class NewswatchApp(App[None]):
         new = list(report.ingest.alerts.new)
         if report.ingest.rematched is not None:
             new += report.ingest.rematched.new
-        self.post_message(self.Polled(report, toast_lines(self.store, new)))
+        self.post_message(Polled(report, toast_lines(self.store, new)))
 
     @work(thread=True, group="flags", exit_on_error=False)
     def save_flags(self, alert_ids: list[str], read: bool, ack: bool) -> None:
@@ -183,13 +161,13 @@ class NewswatchApp(App[None]):
             return
         if mark_read:  # only an explicit open marks read: a commit per cursor move would lag
             set_flags(self.store, [a.id for a in detail.alerts if not a.read], read=True)
-        self.post_message(self.StoryLoaded(detail))
+        self.post_message(StoryLoaded(detail))
 
     @work(thread=True, exclusive=True, group="rematch", exit_on_error=False)
     def rematch(self) -> None:
         self.poller.reload_watchlists_if_changed()
         done = ensure_current(self.store, self.poller.watcher)
-        self.post_message(self.Rematched(len(done.new) if done else 0))
+        self.post_message(Rematched(len(done.new) if done else 0))
 
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def search(self, query: str) -> None:
@@ -206,7 +184,7 @@ class NewswatchApp(App[None]):
 
     # ------------------------------------------------------------------ messages
 
-    def on_newswatch_app_desk_loaded(self, message: DeskLoaded) -> None:
+    def on_desk_loaded(self, message: DeskLoaded) -> None:
         if not self.is_running:  # shutting down: the widgets may already be gone
             return
         view = message.view
@@ -214,24 +192,16 @@ class NewswatchApp(App[None]):
             self.view = DeskView(view.alerts, self.view.clusters, self.view.stories)
             self.load_seconds = message.seconds
             self.groups = {g.key: g for g in view.alerts}
-            self.query_one("#alert-list", RowList).set_rows([
-                Row(g.key, (_short(g.created), g.severity, g.rule, str(len(g.alert_ids)),
-                            str(len(g.sources)), g.title), style=g.severity,
-                    dim=g.acknowledged, bold=g.unread > 0 and not g.acknowledged)
-                for g in view.alerts])
+            self.query_one("#alert-list", RowList).set_rows(alert_rows(view.alerts))
             self.call_after_refresh(self.load_rest, view.alerts)
         else:
             self.view = view
-            self.query_one("#cluster-list", RowList).set_rows([
-                Row(c.id, (_short(c.last_seen), str(c.size), ", ".join(c.sources), c.label))
-                for c in view.clusters])
+            self.query_one("#cluster-list", RowList).set_rows(cluster_rows(view.clusters))
             self._fill_stories()
         self._update_status()
 
     def _fill_stories(self) -> None:
-        ids = self.search_ids
-        rows = [Row(s.id, (_short(s.when), s.source, s.title)) for s in self.view.stories or []
-                if ids is None or s.id in ids]
+        rows = story_rows(self.view.stories or [], self.search_ids)
         self.query_one("#story-list", RowList).set_rows(rows)
 
     def _apply_search(self, ids: set[str] | None) -> None:
@@ -242,7 +212,7 @@ class NewswatchApp(App[None]):
         count = len(ids) if ids is not None else len(self.view.stories or [])
         self.notify(f"{count} stor{'y' if count == 1 else 'ies'}", timeout=2)
 
-    def on_newswatch_app_polled(self, message: Polled) -> None:
+    def on_polled(self, message: Polled) -> None:
         report = message.report
         for line in report.watch_errors:
             self.notify(line, severity="warning", timeout=8)
@@ -252,11 +222,11 @@ class NewswatchApp(App[None]):
         self._toast_alerts(message.toasts)
         self.load_desk()
 
-    def on_newswatch_app_rematched(self, message: Rematched) -> None:
+    def on_rematched(self, message: Rematched) -> None:
         self.notify(f"Watchlists reloaded: {message.new_alerts} new alert(s)", timeout=4)
         self.load_desk()
 
-    def on_newswatch_app_story_loaded(self, message: StoryLoaded) -> None:
+    def on_story_loaded(self, message: StoryLoaded) -> None:
         if self.is_running:  # a story loaded while the app shuts down has no reader
             self.query_one("#reader", Reader).show(message.detail)
 
@@ -417,10 +387,6 @@ class NewswatchApp(App[None]):
     def _update_status(self) -> None:
         if self.is_running:
             self.query_one("#status", Static).update(status_line(self.poller, self.view))
-
-
-def _short(stamp: str) -> str:
-    return stamp[5:16].replace("T", " ") if stamp else ""
 
 
 def make_app(poller: Poller, *, autopoll: bool = True) -> NewswatchApp:
