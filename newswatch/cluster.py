@@ -31,9 +31,10 @@ small) is joined later, while a new lone story keeps the time to gather its own 
 Only ACTIVE clusters are kept: last story within ``window_days`` of the newest story time
 seen (by ``published``, else ``fetched``) and at most ``max_active`` (least recently
 updated evicted). A story never joins a cluster whose last story is more than
-``window_days`` older than it; late stories may join active clusters, and only those (an
-inactive cluster not yet swept out is no candidate, so a late story cannot merge an active
-cluster with one the window closed). A ``published`` time
+``window_days`` older than it; late stories may join active clusters (an older cluster
+not yet swept out too: a backfill of old stories clusters them by their own times). Two
+clusters whose last stories are more than ``window_days`` apart never merge, so a late
+story cannot bridge events the window keeps apart. A ``published`` time
 more than a day after ``fetched`` is not trusted (``fetched`` is used), so one bad date
 cannot push the clock forward and evict everything.
 """
@@ -195,13 +196,10 @@ class Clusterer:
         if pls:
             hits = Counter(chain.from_iterable(pls))  # clusters sharing most query terms
             clusters, p_win = self.clusters, p.window_days
-            # active: its last story is within the window of the newest time seen (the
-            # clock, never earlier than the story's own time)
-            since = self.clock
             # most hits first, ties in first-seen order (as Counter.most_common)
             for cid in sorted(hits, key=hits.__getitem__, reverse=True)[: p.max_candidates]:
                 c = clusters[cid]
-                if since is not None and c.last is not None and since - c.last > p_win:
+                if day is not None and c.last is not None and day - c.last > p_win:
                     continue
                 cands.append(c)
         if cands:
@@ -251,14 +249,17 @@ class Clusterer:
         if best is not None and len(z) > 1:
             for j in sorted(range(len(z)), key=lambda j: -z[j]):  # stable, as argsort
                 o = cands[j]
-                strong = z[j] >= p.merge_logit
-                if not strong and (o.n > 1 or o.passed < p.late_pass):
+                late = o.n == 1 and o.passed >= p.late_pass
+                if z[j] < p.merge_logit and not late:
                     continue
                 if o is best or o.cid not in self.clusters or c.cid not in self.clusters:
                     continue
+                if (c.last is not None and o.last is not None
+                        and abs(c.last - o.last) > p.window_days):
+                    continue  # a late story between events the window keeps apart
                 # o is unchanged since scoring: its tf-idf weights are a slice of x
                 ox = x[starts[j] : starts[j] + len(o.ids)]
-                if self._ccos(c, cx, o, ox) >= (p.merge_cos if strong else p.late_cos):
+                if self._ccos(c, cx, o, ox) >= (p.late_cos if late else p.merge_cos):
                     big, small = (c, o) if c.n >= o.n else (o, c)
                     cx = self._merge(small, big)
                     merged.append(small.cid)

@@ -81,10 +81,17 @@ def read_slots(prev: str, tok: str, nxt: str, out: set[str]) -> None:
             out.add(f"@{m} {int(d)}")
 
 
-# a word on lowercased text: letters of any script (Cyrillic, Greek, Arabic...), or a number
-_WORD = re.compile("[^\\W\\d_]+(?:['\\-][^\\W\\d_]+)*|\\d+(?:[.,]\\d+)*")
+# A word on lowercased text: letters of any script (Cyrillic, Greek, Arabic...) with the
+# combining marks inside them (not letters to `re`: vowel signs of Indic scripts, Arabic and
+# Hebrew points, Thai vowels), or a number.
+_MARKS = ("\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670"
+          "\u06d6-\u06ed\u0900-\u0963\u0966-\u0dff\u0e31\u0e34-\u0e3a\u0e47-\u0e4e"
+          "\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f")
+_LETTER = f"(?:[^\\W\\d_]|[{_MARKS}])"
+_WORD = re.compile(f"{_LETTER}+(?:['\\-]{_LETTER}+)*|\\d+(?:[.,]\\d+)*")
 # Chinese and Japanese put no spaces between words: their runs count as character bigrams
-_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK = re.compile("[\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff\u3400-\u4dbf"
+                  "\u4e00-\u9fff\uf900-\ufaff]+")
 
 
 def words_of(token: str) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import signal
 import threading
 import time
@@ -259,8 +260,15 @@ class Runner:
         return 0
 
     def _emit_early(self) -> None:
-        if time.monotonic() >= self._next_early:
+        if time.monotonic() < self._next_early:
+            return
+        try:
             self._emit()
+        except Exception as exc:  # never costs the pass what it fetched: its end retries
+            log.warning("emitting during the pass failed (%s: %s); trying again at its end",
+                        type(exc).__name__, exc)
+            self._next_early = math.inf
+        else:
             self._next_early = time.monotonic() + EARLY_EVERY_S
 
     def _emit(self) -> None:

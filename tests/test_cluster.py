@@ -295,14 +295,32 @@ def test_time_window() -> None:
     assert f.cluster_id == "d32"
 
 
-def test_a_late_story_never_joins_a_cluster_gone_dormant_before_the_sweep() -> None:
-    c = Clusterer(Params(window_days=7.0, sweep_every=10_000))  # no sweep in this test
+def test_a_backfill_of_old_stories_clusters_them_by_their_own_times() -> None:
+    """A feed lists its newest story first: the clock is then weeks ahead of the rest."""
+    c = Clusterer(Params(window_days=7.0))
     warm(c, 10)
-    c.add(story("jan1", FLOOD, published="2025-01-01T08:00:00Z"))
-    c.add(story("mar1", QUAKE, published="2025-03-01T08:00:00Z"))  # the clock moves on
-    assert "jan1" in c.clusters  # not swept out yet, but dormant
-    late = c.add(story("jan3", FLOOD, published="2025-01-03T08:00:00Z", source="other"))
-    assert late.cluster_id == "jan3"  # as it would after a sweep
+    c.add(story("new", QUAKE.replace("Malatya", "Van"), published="2025-03-20T08:00:00Z"))
+    got = {c.add(story(f"old{k}", FLOOD, published=f"2025-03-0{1 + k}T08:00:00Z",
+                       source=f"s{k}")).cluster_id for k in range(3)}
+    assert got == {"old0"}
+
+
+HINDI = [
+    ("प्रधानमंत्री मोदी ने संसद में भाषण दिया",
+     "प्रधानमंत्री ने संसद में नई नीति की घोषणा की और विपक्ष ने विरोध किया"),
+    ("दिल्ली में भारी बारिश से जलभराव",
+     "राजधानी दिल्ली में मूसलाधार बारिश के कारण कई इलाकों में पानी भर गया"),
+    ("क्रिकेट विश्व कप में भारत की जीत",
+     "भारतीय टीम ने फाइनल मुकाबले में ऑस्ट्रेलिया को हराकर खिताब जीता"),
+    ("शेयर बाजार में भारी गिरावट", "सेंसेक्स और निफ्टी में कारोबार के दौरान तेज गिरावट दर्ज की गई"),
+]
+
+
+def test_words_keep_their_vowel_signs_so_unrelated_hindi_stories_stay_apart() -> None:
+    c = Clusterer()
+    got = [c.add(story(f"h{k}", text, title=title)).cluster_id
+           for k, (title, text) in enumerate(HINDI)]
+    assert got == ["h0", "h1", "h2", "h3"]
 
 
 def test_a_bridge_story_never_merges_clusters_the_window_keeps_apart() -> None:
@@ -313,7 +331,7 @@ def test_a_bridge_story_never_merges_clusters_the_window_keeps_apart() -> None:
     assert c.add(story("mar1", FLOOD, published="2025-03-01T08:00:00Z")).cluster_id == "mar1"
     # a late copy dated next to the first must not merge the two
     bridge = c.add(story("jan2", FLOOD, published="2025-01-02T08:00:00Z", source="d"))
-    assert bridge.merged == [] and bridge.cluster_id in ("jan2", "mar1")
+    assert (bridge.cluster_id, bridge.merged) == ("jan1", [])  # its own time's cluster
     assert {"jan1", "mar1"} <= set(c.clusters)
 
 

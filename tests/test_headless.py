@@ -754,6 +754,25 @@ def test_a_sink_that_fails_is_tried_once_per_pass_and_the_others_still_deliver(
     assert len(ok.alerts) == 5
 
 
+def test_an_emission_failing_during_a_pass_never_costs_the_pass_its_stories(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    import newswatch.headless as headless
+
+    settings = load_settings(None, db=tmp_path / "db.json", watchlists=[REPO / "watchlists"])
+    runner = Runner(Poller(settings, Store(settings.db)), [Collect()])
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise BrokenPipeError("stdout closed")
+
+    monkeypatch.setattr(headless, "emit_pending", broken)
+    runner._next_early = 0.0  # the pass has run long enough
+    runner._emit_early()  # called at a lull inside the ingest: must not raise
+    assert "trying again at its end" in caplog.text
+    runner._emit_early()  # and not tried again in this pass
+    assert caplog.text.count("trying again at its end") == 1
+
+
 def test_emissions_within_one_pass_share_the_sinks_that_failed(tmp_path: Path) -> None:
     """A poll emits after each batch it stores; a dead sink is still tried once a pass."""
     store = Store(tmp_path / "db.json")

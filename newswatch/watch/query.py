@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from newswatch.watch.text import DASHES, WORD_RE, normalize, stem, words
+from newswatch.watch.text import CJK, DASHES, WORD_RE, normalize, stem, words
 
 MAX_DEPTH = 64
 MAX_TERMS = 1000
@@ -102,6 +102,7 @@ _TOKEN_RE = re.compile(
 )
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "＂": '"'})
 _ENTITY_ID_RE = re.compile(r"[\w.-]+")
+_CJK_CHAR = re.compile(f"[{CJK}]")
 _BAD_WORD_CHAR = re.compile("[^\\w'’‘ʼ＇.&/+" + re.escape(DASHES) + "\u0300-\u036f]")
 
 
@@ -280,6 +281,8 @@ class _Parser:
         parts = tuple(words(body))
         if not parts:
             raise QueryError(f"{text!r} has no letters or digits", col)
+        if star and all(len(p) == 1 and _CJK_CHAR.match(p) for p in parts):
+            star = False  # 東京*: each character is a word already, so the word is 東京
         if star:
             if len(parts) != 1:
                 raise QueryError("a prefix* must be a single word", col)

@@ -22,10 +22,11 @@ import Stemmer
 # and Japanese are written without spaces between words: each of their characters is a
 # word of its own, so "地震" is the two words 地 震 and is found inside "四川发生地震".
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_LETTER = rf"[^\W_{_CJK}]"
+# (kana, the ideographs; not the kana block's punctuation: ・ ゠ ゛ ゜)
+CJK = "\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_LETTER = rf"[^\W_{CJK}]"
 _LETTERS = rf"{_LETTER}++(?:[{_MARKS}]++{_LETTER}*+)*+"
-_WORD = rf"[{_CJK}]|{_LETTERS}(?:['’‘ʼ＇]{_LETTERS})*+"
+_WORD = rf"[{CJK}]|{_LETTERS}(?:['’‘ʼ＇]{_LETTERS})*+"
 WORD_RE = re.compile(_WORD)
 # Dash variants that join the parts of a hyphenated word (incl. soft hyphen).
 DASHES = "-\u00ad\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"

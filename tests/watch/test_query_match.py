@@ -43,6 +43,8 @@ from newswatch.watch.query import MAX_DEPTH, MAX_TERMS
         ('"发生地震"', "四川发生地震"),
         ("地震 NEAR/3 死亡", "四川发生地震造成死亡"),
         ("本塁打", "大谷翔平選手が本塁打を打ちました"),
+        ("東京*", "東京都で地震"),  # each character is a word: a prefix is the word itself
+        ('"東京 大阪"', "東京・大阪で"),  # ・ is punctuation, not a word between them
     ],
 )
 def test_matches(hits, query: str, text: str) -> None:
