@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from newswatch.charclasses import CJK
+
 _STOPWORDS = """
 a about above after again against all also am an and any are aren't as at be because been
 before being below between both but by can can't cannot could couldn't did didn't do does
@@ -90,8 +92,7 @@ _MARKS = ("\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u06
 _LETTER = f"(?:[^\\W\\d_]|[{_MARKS}])"
 _WORD = re.compile(f"{_LETTER}+(?:['\\-]{_LETTER}+)*|\\d+(?:[.,]\\d+)*")
 # Chinese and Japanese put no spaces between words: their runs count as character bigrams
-_CJK = re.compile("[\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff\u3400-\u4dbf"
-                  "\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK = re.compile(f"[{CJK}]+")
 
 
 def words_of(token: str) -> list[str]:

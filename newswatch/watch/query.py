@@ -18,7 +18,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from newswatch.watch.text import CJK, DASHES, WORD_RE, normalize, stem, words
+from newswatch.charclasses import CJK
+from newswatch.watch.text import DASHES, WORD_RE, normalize, stem, words
 
 MAX_DEPTH = 64
 MAX_TERMS = 1000

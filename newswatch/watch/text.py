@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import Stemmer
 
+from newswatch.charclasses import CJK
+
 # Letters/digits (any script), optionally joined by apostrophes: don't, Putin’s. Chinese
 # and Japanese are written without spaces between words: each of their characters is a
 # word of its own, so "地震" is the two words 地 震 and is found inside "四川发生地震".
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-# (kana, the ideographs; not the kana block's punctuation: ・ ゠ ゛ ゜)
-CJK = "\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _LETTER = rf"[^\W_{CJK}]"
 _LETTERS = rf"{_LETTER}++(?:[{_MARKS}]++{_LETTER}*+)*+"
 _WORD = rf"[{CJK}]|{_LETTERS}(?:['’‘ʼ＇]{_LETTERS})*+"
