@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 
 from newswatch.alerts import (
     ALERTS,
+    OUTBOX,
     alert_from_doc,
     alert_json,
     pending_alerts,
@@ -224,6 +225,9 @@ class Runner:
         self._next_early = 0.0  # when the pass may next emit before its end
         self._down: set[str] = set()  # sinks that failed in this pass
         self._undelivered: set[str] = set()  # alerts they did not take in this pass
+        # the outbox's version after an emission that left alerts for a failed sink: no
+        # early emission reads the outbox again until it changes (see _emit_early)
+        self._waiting_outbox: int | None = None
         self._watch_errors_logged = False
         self.once = False
 
@@ -246,6 +250,7 @@ class Runner:
             log.warning("%s: no sources configured; nothing to poll", where)
         while not self.stop.is_set():
             self._down, self._undelivered = set(), set()
+            self._waiting_outbox = None
             self._next_early = time.monotonic() + EARLY_EMIT_S
             report = self.poller.poll(force=first or once)
             first = False
@@ -260,7 +265,13 @@ class Runner:
         return 0
 
     def _emit_early(self) -> None:
+        """Emit at a lull of a long pass. Alerts a failed sink did not take wait for the
+        next pass; until new ones are stored, reading them again would only cost (with
+        ``--every-story`` and a dead webhook, 0.65 s of CPU per 30,000 waiting)."""
         if time.monotonic() < self._next_early:
+            return
+        if (self._waiting_outbox is not None
+                and self.poller.store.version(OUTBOX) == self._waiting_outbox):
             return
         try:
             self._emit()
@@ -275,6 +286,8 @@ class Runner:
         emitted = emit_pending(self.poller.store, self.sinks, every_story=self.every_story,
                                stop=self.stop, down=self._down)
         self._undelivered.update(emitted.failed)
+        self._waiting_outbox = (self.poller.store.version(OUTBOX) if emitted.failed
+                                else None)
 
     def _log(self, report: PollReport) -> None:
         if report.watchlists_reloaded:

@@ -773,6 +773,40 @@ def test_an_emission_failing_during_a_pass_never_costs_the_pass_its_stories(
     assert caplog.text.count("trying again at its end") == 1
 
 
+def test_a_long_pass_reads_alerts_left_for_a_failed_sink_again_only_when_new_ones_come(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import newswatch.headless as headless
+
+    settings = load_settings(None, db=tmp_path / "db.json", watchlists=[REPO / "watchlists"])
+    store = Store(settings.db)
+    with store.transaction() as tx:
+        for n in range(3):
+            save_alert(tx, f"a{n}", _alert_doc(n))
+    ok, down = Collect(), Down()
+    runner = Runner(Poller(settings, store), [ok, down], every_story=True)
+    calls: list[int] = []
+    real = headless.emit_pending
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(headless, "emit_pending", counted)
+    for _ in range(3):  # lulls of one long pass
+        runner._next_early = 0.0
+        runner._emit_early()
+    assert len(calls) == 1 and down.calls == 1  # the three wait for "down": read once
+    with store.transaction() as tx:
+        save_alert(tx, "a3", _alert_doc(3))
+    runner._next_early = 0.0
+    runner._emit_early()
+    assert len(calls) == 2
+    assert [a["id"] for a in ok.alerts] == ["a0", "a1", "a2", "a3"]
+    runner._next_early = 0.0
+    runner._emit_early()
+    assert len(calls) == 2
+
+
 def test_emissions_within_one_pass_share_the_sinks_that_failed(tmp_path: Path) -> None:
     """A poll emits after each batch it stores; a dead sink is still tried once a pass."""
     store = Store(tmp_path / "db.json")

@@ -331,3 +331,19 @@ def test_an_updated_story_stays_in_its_cluster_whose_label_and_times_follow_it(
     # first seen is when the event was first seen; last seen moves with the new date
     assert (after["first_seen"], after["last_seen"]) == (
         "2025-03-18T08:00:00Z", "2025-03-19T08:00:00Z")
+
+
+def test_a_tables_version_changes_with_its_commits_also_another_processes(
+        tmp_path: Path) -> None:
+    store, other = Store(tmp_path / "db.json"), Store(tmp_path / "db.json")
+    before = store.version("alerts")
+    with store.transaction() as tx:
+        tx.put("stories", "s1", {"title": "x"})
+    assert store.version("alerts") == before  # another table's commit
+    with other.transaction() as tx:
+        tx.put("alerts", "a1", {"rule": "r"})
+    assert store.version("alerts") != before  # seen through the file, not memory
+    seen = store.version("alerts")
+    with store.transaction() as tx:
+        tx.delete("alerts", "a1")
+    assert store.version("alerts") != seen

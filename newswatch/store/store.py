@@ -245,6 +245,13 @@ class Store:
             self._refresh()
             return list(self._raw(table).items())
 
+    def version(self, table: str) -> int:
+        """A number that changes with every commit that changes ``table`` (by any process):
+        a reader that saw it unchanged knows the table is as it was."""
+        with self._mutex:
+            self._refresh()
+            return self._layout(table).gen
+
     def count(self, table: str) -> int:
         with self._mutex:
             self._refresh()
