@@ -361,8 +361,10 @@ class Clusterer:
         return dump(self)
 
     @classmethod
-    def from_bytes(cls, b: bytes) -> Clusterer:
-        """The clusterer ``to_bytes`` saved; ValueError if ``b`` is not one."""
+    def from_bytes(cls, b: bytes, thresholds: Params | None = None) -> Clusterer:
+        """The clusterer ``to_bytes`` saved; ValueError if ``b`` is not one. With
+        ``thresholds``, it decides joins and merges with those parameters instead of the
+        saved ones (see ``cluster_params.resumed``)."""
         from newswatch.cluster_state import load
 
-        return load(b)
+        return load(b, thresholds)

@@ -3,7 +3,9 @@ so that feature extraction in the fetch workers needs only this, not the cluster
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 FEATS = ("cos", "tcos", "year", "cover")
 
@@ -90,3 +92,17 @@ class Params:
     slot_conf: float = 0.06
     slot_share: float = 0.3
     slot_cap: int = 3
+
+
+# What a saved clusterer's centroids and postings are made of (the story features and how
+# many terms are kept of them): a loaded state always keeps these. Every other parameter
+# only decides joins and merges; the store's clusterer takes this version's (see
+# ``resumed``), so stories decide as in a fresh store, never with a mix of an older
+# version's thresholds and newer rules that was never evaluated.
+SHAPE = ("title_weight", "cap_boost", "num_boost", "ent_weight", "max_body_chars",
+         "doc_terms", "centroid_terms", "key_terms")
+
+
+def resumed(saved: Mapping[str, Any], thresholds: Params) -> Params:
+    """``thresholds`` with the parameters of ``SHAPE`` as a state was ``saved`` with."""
+    return replace(thresholds, **{k: saved[k] for k in SHAPE if k in saved})

@@ -11,6 +11,7 @@ import orjson
 
 from newswatch.cluster import Clusterer, Params
 from newswatch.cluster_entry import ActiveCluster
+from newswatch.cluster_params import resumed
 from newswatch.gcpause import paused_gc
 from newswatch.numeric import np
 
@@ -61,15 +62,16 @@ def _dump(state: Clusterer) -> bytes:
                      *(a.tobytes() for a in sections.values())])
 
 
-def load(b: bytes) -> Clusterer:
-    """The clusterer `dump` saved; ValueError if ``b`` is not one."""
+def load(b: bytes, thresholds: Params | None = None) -> Clusterer:
+    """The clusterer `dump` saved; ValueError if ``b`` is not one. ``thresholds``: see
+    ``cluster_params.resumed``."""
     if b[: len(_MAGIC)] not in (_MAGIC, _MAGIC_V3) or len(b) < len(_MAGIC) + 4:
         raise ValueError("not a newswatch clusterer state")
     with paused_gc():  # ~150k new lists/objects: skip pointless collections over a big heap
-        return _load(b)
+        return _load(b, thresholds)
 
 
-def _load(b: bytes) -> Clusterer:
+def _load(b: bytes, thresholds: Params | None) -> Clusterer:
     off = len(_MAGIC)
     (hl,) = struct.unpack_from("<I", b, off)
     off += 4
@@ -85,7 +87,7 @@ def _load(b: bytes) -> Clusterer:
         raise ValueError("clusterer state has the wrong length")
     pd = head["params"]
     pd["weights"] = tuple(pd["weights"])
-    o = Clusterer(Params(**pd))
+    o = Clusterer(Params(**pd) if thresholds is None else resumed(pd, thresholds))
     o.N, o.added, o.clock = head["N"], head["added"], head["clock"]
     nz = sec["df_at"]
     o.df[nz] = sec["df"]

@@ -54,12 +54,14 @@ class ClusterService:
         self._load(store, meta["gen"] if meta else 0)
 
     def _load(self, store: Store, gen: int) -> Clusterer:
-        from newswatch.cluster import Clusterer
+        from newswatch.cluster import Clusterer, Params
 
         if self._clusterer is None or gen != self._gen:
             data = store.get_blob(BLOB) if gen else None
             try:
-                self._clusterer = Clusterer.from_bytes(data) if data else Clusterer()
+                # decided with this version's thresholds, whatever version saved it
+                self._clusterer = (Clusterer.from_bytes(data, thresholds=Params()) if data
+                                   else Clusterer())
             except ValueError as exc:
                 log.warning("%s: clusterer state unreadable (%s); starting afresh",
                             store.path, exc)

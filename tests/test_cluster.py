@@ -13,6 +13,7 @@ import pytest
 
 from newswatch import cluster_slots as slot
 from newswatch.cluster import Assignment, Clusterer, ClusterInput, Params, story_features
+from newswatch.cluster_params import SHAPE
 from newswatch.cluster_types import PackedFeatures
 
 REPO = Path(__file__).resolve().parent.parent
@@ -487,6 +488,32 @@ def test_a_version_4_state_from_before_late_joins_loads_with_nobody_passed_over(
     items = _stream()[30:60]
     assert [old.add(x) for x in items] == [new.add(x) for x in items]
     assert old.to_bytes() == new.to_bytes()
+
+
+def test_a_stores_saved_clusterer_decides_with_this_versions_thresholds(
+        tmp_path: Path) -> None:
+    """A state saved by the session-7 code (bias -0.24, merge logit -0.05) loads as
+    saved for exact resumes, and as the store's clusterer with today's thresholds (tuned
+    together with late joins) and its own centroid make-up."""
+    from newswatch.clusters import BLOB, ClusterService
+    from newswatch.store import Store
+
+    old_bytes = (REPO / "tests" / "data" / "clusterer-v4-no-passed.bin").read_bytes()
+    assert Clusterer.from_bytes(old_bytes).p.bias == -0.24
+    store = Store(tmp_path / "db.json")
+    with store.transaction() as tx:
+        tx.put_blob(BLOB, old_bytes)
+    service = ClusterService()
+    service.prepare(store)
+    p = service._clusterer.p  # type: ignore[union-attr]
+    assert (p.bias, p.merge_logit, p.late_pass) == (Params().bias, Params().merge_logit,
+                                                    Params().late_pass)
+    made = Clusterer(Params(title_weight=3.0, doc_terms=50, bias=-0.5))
+    for x in _stream()[:10]:
+        made.add(x)
+    again = Clusterer.from_bytes(made.to_bytes(), thresholds=Params())
+    assert (again.p.title_weight, again.p.doc_terms, again.p.bias) == (3.0, 50, Params().bias)
+    assert all(getattr(again.p, k) == getattr(made.p, k) for k in SHAPE)
 
 
 FLOOD_ANGER = """Valencia floods: anger over late warnings
