@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +35,8 @@ class Alert:
     created: str
     updated: str
     story_id: str
+    # where the rule matched the story: not stored, filled in when the alert is read
+    # (newswatch.highlight); empty until then
     matches: list[Span] = field(default_factory=list)
     retired: bool = False
     read: bool = False
@@ -58,7 +60,6 @@ def alert_from_doc(key: str, doc: Mapping[str, Any]) -> Alert:
         created=doc["created"],
         updated=doc.get("updated", doc["created"]),
         story_id=doc["story"],
-        matches=[Span(*m) for m in doc.get("matches", [])],
         retired=doc.get("retired", False),
         read=doc.get("read", False),
         acknowledged=doc.get("ack", False),
@@ -87,42 +88,43 @@ class Reconciled:
     revived: list[str] = field(default_factory=list)
 
 
-# A rule hit as plain values: (watchlist, rule, severity, spans as (field, start, end,
-# text)); RuleHit records and watching.Prematch.wire hits both read as this.
-HitRow = tuple[str, str, str, Sequence[Sequence[Any]]]
+# A rule hit as plain values: (watchlist, rule, severity); RuleHit records and
+# watching.Prematch.wire hits both read as this. Where the rule matched is not stored: it
+# is found when the alert is read (newswatch.highlight).
+HitRow = tuple[str, str, str]
 
 
 def reconcile(tx: Transaction, story_id: str, story_doc: dict[str, Any],
               hits: Iterable[HitRow | RuleHit], now: str, out: Reconciled) -> None:
-    """Make the story's alerts agree with ``hits``: create new ones, refresh matches of
-    existing ones, retire those whose rule no longer matches (never delete).
+    """Make the story's alerts agree with ``hits``: create new ones, refresh the severity
+    and story header of existing ones, retire those whose rule no longer matches (never
+    delete).
 
     ``story_doc["alerts"]`` keeps the story's alert ids, so this needs no table scan."""
     previous: list[str] = list(story_doc.get("alerts", []))
     current: list[str] = []
     header = story_header(story_doc)
     for hit in hits:
-        watchlist, rule, severity, spans = (
-            (hit.watchlist, hit.rule, hit.severity, hit.matches) if isinstance(hit, RuleHit)
-            else hit)
+        watchlist, rule, severity = (
+            (hit.watchlist, hit.rule, hit.severity) if isinstance(hit, RuleHit) else hit)
         aid = alert_id(story_id, watchlist, rule)
         current.append(aid)
-        matches = [list(s) for s in spans]
         doc = tx.get(ALERTS, aid)
         if doc is None:
             save_alert(tx, aid, {"watchlist": watchlist, "rule": rule,
                                  "severity": severity, "created": now, "updated": now,
-                                 "story": story_id, "matches": matches, **header})
+                                 "story": story_id, **header})
             out.new.append(aid)
             continue
-        changed = (doc.get("matches") != matches or doc.get("severity") != severity
+        changed = (doc.get("severity") != severity
                    or any(doc.get(f) != v for f, v in header.items()))
         if doc.get("retired"):
             doc["retired"] = False
             out.revived.append(aid)
             changed = True
         if changed:
-            doc.update(matches=matches, severity=severity, updated=now, **header)
+            doc.pop("matches", None)  # stored by versions before highlighting on read
+            doc.update(severity=severity, updated=now, **header)
             save_alert(tx, aid, doc)
     for aid in previous:
         if aid in current:

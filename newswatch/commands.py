@@ -13,12 +13,13 @@ from newswatch.alerts import alert_json, list_alerts, parse_since
 from newswatch.clusters import ClusterService, cluster_json, cluster_sizes, newest_clusters
 from newswatch.controls import printable
 from newswatch.errors import UsageError, UserError
+from newswatch.highlight import Highlighter
 from newswatch.models import Story
 from newswatch.pipeline import IngestReport, ingest
 from newswatch.sources import SourceSpec
 from newswatch.store import Store, store_path
 from newswatch.stories import newest_stories
-from newswatch.watching import Watcher, load_watchset
+from newswatch.watching import Watcher, load_watchset, stored_watchlists
 
 if TYPE_CHECKING:
     from newswatch.config import Settings
@@ -199,8 +200,11 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     store = existing_store(settings.db)
     alerts = list_alerts(store, since=since, watchlist=args.watchlist, rule=args.rule,
                          limit=args.limit or None)
-    sizes = cluster_sizes(store, {a.cluster_id for a in alerts if a.cluster_id}) \
-        if args.json else {}
+    sizes = {}
+    if args.json:
+        sizes = cluster_sizes(store, {a.cluster_id for a in alerts if a.cluster_id})
+        # where each alert matched, by the watchlists that raised it (the store keeps them)
+        Highlighter(stored_watchlists(store)).fill(store, alerts)
     out = sys.stdout.buffer
     for alert in alerts:
         if args.json:

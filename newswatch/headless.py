@@ -31,6 +31,7 @@ from newswatch.alerts import (
     save_alerts,
 )
 from newswatch.clusters import CLUSTERS
+from newswatch.highlight import Highlighter
 from newswatch.models import utc_now
 from newswatch.poller import Poller, PollReport
 from newswatch.sinks import Sink, encode
@@ -70,18 +71,21 @@ EARLY_EVERY_S = 1.0
 
 def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = False,
                  stop: threading.Event | None = None,
-                 down: set[str] | None = None) -> EmitReport:
-    """Deliver every alert not yet emitted, oldest first. The sinks named in ``down``
-    are skipped (what they have not taken waits), and those that fail are added to it:
-    a caller emitting several times in one pass tries a failing sink only once.
+                 down: set[str] | None = None,
+                 highlighter: Highlighter | None = None) -> EmitReport:
+    """Deliver every alert not yet emitted, oldest first, with where its rule matched
+    found by ``highlighter`` (without one, alerts go out with no matches). The sinks
+    named in ``down`` are skipped (what they have not taken waits), and those that fail
+    are added to it: a caller emitting several times in one pass tries a failing sink
+    only once.
 
     Marks are committed in batches (see MARK_SECONDS), after the sinks took the alerts:
     a crash in between repeats at most one batch, never loses one. Alerts of the same
     time go in the order they were raised (the outbox's order), so a batch of marks
     touches few shards of the alerts table."""
     with _emitter(store, stop) as mine:
-        return _emit(store, sinks, every_story, stop, set() if down is None else down
-                     ) if mine else EmitReport()
+        return _emit(store, sinks, every_story, stop, set() if down is None else down,
+                     highlighter) if mine else EmitReport()
 
 
 @contextlib.contextmanager
@@ -105,7 +109,8 @@ def _emitter(store: Store, stop: threading.Event | None) -> Iterator[bool]:
 
 
 def _emit(store: Store, sinks: Sequence[Sink], every_story: bool,
-          stop: threading.Event | None, down: set[str]) -> EmitReport:
+          stop: threading.Event | None, down: set[str],
+          highlighter: Highlighter | None) -> EmitReport:
     report = EmitReport()
     pending = pending_alerts(store)
     if not pending:
@@ -159,7 +164,10 @@ def _emit(store: Store, sinks: Sequence[Sink], every_story: bool,
             marks.append(aid)
             report.folded.append(aid)
         else:
-            alert = alert_json(alert_from_doc(aid, doc), cluster.get("size"))
+            record = alert_from_doc(aid, doc)
+            if highlighter is not None:
+                highlighter.fill(store, [record])
+            alert = alert_json(record, cluster.get("size"))
             took = _send(alert, sinks, set(doc.get("delivered", [])), down)
             sent += 1
             # the emission of its key even if a sink failed: the later alerts of the key
@@ -284,7 +292,8 @@ class Runner:
 
     def _emit(self) -> None:
         emitted = emit_pending(self.poller.store, self.sinks, every_story=self.every_story,
-                               stop=self.stop, down=self._down)
+                               stop=self.stop, down=self._down,
+                               highlighter=self.poller.watcher.highlighter())
         self._undelivered.update(emitted.failed)
         self._waiting_outbox = (self.poller.store.version(OUTBOX) if emitted.failed
                                 else None)

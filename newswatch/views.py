@@ -17,6 +17,7 @@ from newswatch.store import Store
 from newswatch.stories import STORIES, get_story
 
 if TYPE_CHECKING:
+    from newswatch.highlight import Highlighter
     from newswatch.poller import Poller
     from newswatch.watch.model import Watchlist
 
@@ -131,14 +132,18 @@ class StoryDetail:
     siblings: list[tuple[str, str, str]] = field(default_factory=list)  # (id, source, title)
 
 
-def story_detail(store: Store, story_id: str) -> StoryDetail | None:
-    """The story with its text, its live alerts and the other stories of its cluster."""
+def story_detail(store: Store, story_id: str, highlighter: Highlighter | None = None
+                 ) -> StoryDetail | None:
+    """The story with its text, its live alerts (with where they matched, when a
+    ``highlighter`` is given) and the other stories of its cluster."""
     story = get_story(store, story_id)
     if story is None:
         return None
     doc = store.get(STORIES, story_id) or {}
     alerts = [alert_from_doc(k, d) for k, d in store.get_many(ALERTS, doc.get("alerts", [])).items()
               if not d.get("retired")]
+    if highlighter is not None:
+        highlighter.fill(store, alerts)
     siblings: list[tuple[str, str, str]] = []
     if story.cluster_id:
         cluster = store.get(CLUSTERS, story.cluster_id) or {}

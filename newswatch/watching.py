@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from newswatch.alerts import Reconciled, reconcile
+from newswatch.highlight import Highlighter
 from newswatch.models import EntityMention, utc_now
 from newswatch.store import Store, Transaction
 from newswatch.textfiles import read_small
 from newswatch.watch.loader import WatchlistError, parse_watchlist, watchlist_files
 from newswatch.watch.matcher import Matcher
-from newswatch.watch.model import MatchInput, MatchResult, RuleHit, Span, Watchlist
+from newswatch.watch.model import MatchInput, MatchResult, RuleHit, Watchlist
 
 WATCHLISTS = "watchlists"  # table: absolute file path -> last valid text
 META = "meta"
@@ -98,11 +99,10 @@ def _fallback(store: Store | None, key: str, path: Path,
     return watchlist, doc["text"]
 
 
-# A MatchResult as plain tuples: (hits, entities), a hit (watchlist, rule, severity, spans),
-# an entity (id, name, count, spans). Tuples of str and int pickle ten times faster than
-# the records, and a parse worker sends one per story.
-Wire = tuple[tuple[tuple[str, str, str, tuple[tuple[str, int, int, str], ...]], ...],
-             tuple[tuple[str, str, int, tuple[tuple[str, int, int], ...]], ...]]
+# What the ingest keeps of a MatchResult, as plain tuples: (hits, entities), a hit
+# (watchlist, rule, severity), an entity (id, name, count). Tuples of str and int pickle
+# ten times faster than the records, and a parse worker sends one per story.
+Wire = tuple[tuple[tuple[str, str, str], ...], tuple[tuple[str, str, int], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +116,8 @@ class Prematch:
     @classmethod
     def of(cls, fingerprint: str, result: MatchResult) -> Prematch:
         return cls(fingerprint, (
-            tuple((h.watchlist, h.rule, h.severity, tuple(tuple(m) for m in h.matches))
-                  for h in result.hits),
-            tuple((e.id, e.name, e.count, tuple(e.spans)) for e in result.entities)))
+            tuple((h.watchlist, h.rule, h.severity) for h in result.hits),
+            tuple((e.id, e.name, e.count) for e in result.entities)))
 
     @property
     def entity_ids(self) -> tuple[str, ...]:
@@ -128,9 +127,8 @@ class Prematch:
     @property
     def result(self) -> MatchResult:
         hits, entities = self.wire
-        return MatchResult(
-            [RuleHit(w, r, s, list(map(Span._make, spans))) for w, r, s, spans in hits],
-            [EntityMention(i, n, c, list(spans)) for i, n, c, spans in entities])
+        return MatchResult([RuleHit(w, r, s, []) for w, r, s in hits],
+                           [EntityMention(i, n, c, []) for i, n, c in entities])
 
 
 class Prematcher:
@@ -143,7 +141,7 @@ class Prematcher:
 
     def __call__(self, source: str, title: str, text: str) -> Prematch:
         return Prematch.of(self.fingerprint, self.matcher.match(
-            MatchInput(source, title, text), entity_spans=False))
+            MatchInput(source, title, text), spans=False))
 
 
 class Watcher:
@@ -153,6 +151,13 @@ class Watcher:
         self.watchset = watchset
         self.matcher = Matcher(watchset.watchlists)
         self.fingerprint = watchset.fingerprint  # a hash of every text: once, not per story
+        self._highlighter: Highlighter | None = None
+
+    def highlighter(self) -> Highlighter:
+        """What finds where these watchlists matched the stories of alerts being read."""
+        if self._highlighter is None:
+            self._highlighter = Highlighter(self.watchset.watchlists)
+        return self._highlighter
 
     def prematcher(self) -> Prematcher | None:
         """What parse workers should run on each item; None when nothing is watched."""
@@ -172,11 +177,12 @@ class Watcher:
             hits, entities = prematch.wire  # as plain tuples: no records to build
         else:
             hits, entities = Prematch.of(self.fingerprint, self.matcher.match(
-                MatchInput(doc["source"], doc.get("title", ""), text),
-                entity_spans=False)).wire
-        # id, name and count only: spans would triple the metadata file (a news story names
-        # its entities dozens of times), so they are not even computed (entity_spans).
-        doc["entities"] = [{"id": i, "name": n, "count": c} for i, n, c, _ in entities]
+                MatchInput(doc["source"], doc.get("title", ""), text), spans=False)).wire
+        # which rules hit, and entities by id, name and count only: where they matched is
+        # found again when an alert is read (newswatch.highlight). Spans would triple the
+        # metadata file (a news story names its entities dozens of times), and finding
+        # them is most of the cost of matching a dense story.
+        doc["entities"] = [{"id": i, "name": n, "count": c} for i, n, c in entities]
         reconcile(tx, story_id, doc, hits, now, out)
         tx.put("stories", story_id, doc)
 
@@ -186,7 +192,8 @@ class Watcher:
         for key, text in self.watchset.texts.items():
             if key not in self.watchset.fallbacks:
                 tx.put(WATCHLISTS, key, {"text": text})
-        tx.put(META, FINGERPRINT_KEY, {"fingerprint": self.fingerprint})
+        tx.put(META, FINGERPRINT_KEY, {"fingerprint": self.fingerprint,
+                                       "paths": sorted(self.watchset.texts)})
 
     def is_current(self, store: Store) -> bool:
         doc = store.get(META, FINGERPRINT_KEY)
@@ -226,6 +233,26 @@ def ensure_current(store: Store, watcher: Watcher) -> Reconciled | None:
             watcher.remember(tx)
         return None
     return watcher.rematch(store)
+
+
+def stored_watchlists(store: Store) -> list[Watchlist]:
+    """The watchlists the store's stories were last matched with, as ``remember`` kept
+    them: what raised its alerts, whatever watchlist files a command is pointed at."""
+    doc = store.get(META, FINGERPRINT_KEY) or {}
+    paths = doc.get("paths")
+    if paths is None:  # remembered by a version that did not keep the paths
+        rows = [(k, d) for k, d in store.items(WATCHLISTS)]
+    else:
+        got = store.get_many(WATCHLISTS, paths)
+        rows = [(k, got[k]) for k in paths if k in got]
+    found: dict[str, Watchlist] = {}
+    for key, row in rows:
+        try:
+            watchlist = parse_watchlist(Path(key), row["text"])
+        except (WatchlistError, KeyError, TypeError):  # valid when kept: a damaged record
+            continue
+        found.setdefault(watchlist.name, watchlist)
+    return list(found.values())
 
 
 def watchlist_paths(arg: Iterable[Path] | None) -> list[Path]:

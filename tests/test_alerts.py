@@ -83,21 +83,49 @@ def test_reingest_and_rematch_never_duplicate(tmp_path: Path, capsys) -> None:
     assert len({(a["story"]["id"], a["watchlist"], a["rule"]) for a in after}) == len(after)
 
 
-def test_changed_story_retires_alerts_it_no_longer_earns(tmp_path: Path, capsys,
-                                                        wl_dir: Path) -> None:
+def _one_story(capsys, tmp_path: Path, wl_dir: Path, text: str
+               ) -> tuple[Path, Path, tuple[str, ...]]:
+    """One story file ingested with the SMALL watchlist: (its file, the db, the args)."""
     (wl_dir / "small.yaml").write_text(SMALL)
     docs = tmp_path / "docs"
     docs.mkdir()
     story = docs / "a.txt"
-    story.write_text("Talks\nA ceasefire was agreed.\n")
+    story.write_text(text)
     db = tmp_path / "db.json"
     args = ("--db", str(db), "--watchlists", str(wl_dir))
     cli(capsys, "ingest", str(docs), *args)
+    return story, db, args
+
+
+def test_changed_story_retires_alerts_it_no_longer_earns(tmp_path: Path, capsys,
+                                                        wl_dir: Path) -> None:
+    story, db, args = _one_story(capsys, tmp_path, wl_dir, "Talks\nA ceasefire was agreed.\n")
+    docs = story.parent
     assert [a["rule"] for a in alerts(capsys, db)] == ["ceasefire"]
     story.write_text("Talks\nFighting went on.\n")
     code, _, err = cli(capsys, "ingest", str(docs), *args)
     assert "1 updated" in err
     assert alerts(capsys, db) == []
+
+
+def test_alert_matches_are_found_when_read_by_the_watchlists_that_raised_them(
+        tmp_path: Path, capsys, wl_dir: Path) -> None:
+    """The store keeps which rules a story matched, not where: `alerts --json` finds the
+    spans again, with the watchlists the store was matched with (not those a command
+    happens to be pointed at), and from the story's text as stored now."""
+    story, db, args = _one_story(capsys, tmp_path, wl_dir,
+                                 "Talks\nA ceasefire was agreed. The ceasefire held.\n")
+    assert all("matches" not in d for _, d in Store(db).items("alerts"))
+    empty = tmp_path / "none"
+    empty.mkdir()
+    for extra in ((), ("--watchlists", str(empty))):  # the bundled ones, or none at all
+        (alert,) = alerts(capsys, db, *extra)
+        assert [(m["field"], m["start"], m["end"], m["text"]) for m in alert["matches"]] == [
+            ("text", 2, 11, "ceasefire"), ("text", 28, 37, "ceasefire")]
+    story.write_text("Talks\nAfter days of talks, a ceasefire.\n")  # updated: new spans
+    cli(capsys, "ingest", str(story.parent), *args)
+    (alert,) = alerts(capsys, db)
+    assert [(m["start"], m["text"]) for m in alert["matches"]] == [(23, "ceasefire")]
 
 
 def test_edited_watchlist_is_reapplied_on_next_ingest(tmp_path: Path, capsys,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
-from newswatch.alerts import ALERTS, Reconciled
+from newswatch.alerts import ALERTS, Reconciled, list_alerts
 from newswatch.clusters import ClusterService
 from newswatch.models import utc_now
 from newswatch.pipeline import ingest
@@ -65,19 +65,25 @@ def test_ingest_with_worker_matches_raises_the_same_alerts(
     store = Store(tmp_path / "db.json")
     report = ingest(store, specs, watcher, ClusterService())
     assert len(report.alerts.new) == 3 * 4
-    got = sorted((d["source"], d["guid"], d["rule"], tuple(map(tuple, d["matches"])))
-                 for _, d in store.items(ALERTS))
+    got = _highlighted(store, watcher)
+    assert all(matches for *_, matches in got)  # every alert shows where it matched
     # the same stories matched in this process, from text, give the same alerts
     again = Store(tmp_path / "again.json")
     with again.transaction() as tx:
         for sid, doc in store.items("stories"):
             fresh = {k: doc[k] for k in ("guid", "source", "title", "url", "published")}
             tx.put("stories", sid, fresh)
-            watcher.match_into(tx, sid, fresh, store.texts([sid])[sid], utc_now(),
-                               Reconciled())
-    expected = sorted((d["source"], d["guid"], d["rule"], tuple(map(tuple, d["matches"])))
-                      for _, d in again.items(ALERTS))
-    assert got == expected
+            text = store.texts([sid])[sid]
+            tx.put_text(sid, text)
+            watcher.match_into(tx, sid, fresh, text, utc_now(), Reconciled())
+    assert got == _highlighted(again, watcher)
+    assert all("matches" not in d for _, d in store.items(ALERTS))  # found when read
+
+
+def _highlighted(store: Store, watcher: Watcher) -> list[tuple]:
+    alerts = list_alerts(store)
+    watcher.highlighter().fill(store, alerts)
+    return sorted((a.source, a.guid, a.rule, tuple(a.matches)) for a in alerts)
 
 
 def test_a_prematch_from_other_watchlists_is_ignored(tmp_path: Path) -> None:
@@ -114,16 +120,18 @@ def test_a_prematch_travels_as_plain_tuples_and_gives_back_the_same_result(
     watcher = Watcher(load_watchset([tmp_path / "watchlists"]))
     text = "The Red Cross saw the ceasefire hold. Prisoners in the exchange: 175."
     result = watcher.matcher.match(MatchInput("wire", "Ceasefire holds", text),
-                                   entity_spans=False)
-    assert result.hits and result.entities  # the test covers hits, spans and entities
+                                   spans=False)
+    assert result.hits and result.entities  # the test covers hits and entities
     made = watcher.prematcher()("wire", "Ceasefire holds", text)
     assert made.result == result
-    # the ingest stores entity counts only, so a prematch leaves out their spans
+    # the ingest stores which rules hit and entity counts only: a prematch has no spans
     full = watcher.matcher.match(MatchInput("wire", "Ceasefire holds", text))
     assert full.entities[0].spans == [("text", 4, 13)] and made.result.entities[0].spans == []
     assert [(e.id, e.count) for e in full.entities] == [
         (e.id, e.count) for e in made.result.entities]
-    assert full.hits == made.result.hits
+    assert all(h.matches for h in full.hits)
+    assert [h.rule for h in full.hits] == [h.rule for h in made.result.hits]
+    assert all(not h.matches for h in made.result.hits)
 
     def plain(value: object) -> bool:
         if isinstance(value, tuple):

@@ -154,7 +154,7 @@ class NewswatchApp(App[None]):
 
     @work(thread=True, exclusive=True, group="story", exit_on_error=False)
     def load_story(self, story_id: str, mark_read: bool = False) -> None:
-        detail = story_detail(self.store, story_id)
+        detail = story_detail(self.store, story_id, self.poller.watcher.highlighter())
         if detail is None:
             return
         if get_current_worker().is_cancelled:  # the cursor moved on: don't show or mark it

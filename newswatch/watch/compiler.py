@@ -55,15 +55,22 @@ class Leaf:
     single: int = -1  # the one key, for a term that is one token with it (or a compound)
     ones: tuple[int, ...] = ()  # the keys of the one-token alternatives (see ``finished``)
     longer: tuple[tuple[int, ...], ...] = ()  # the alternatives of several tokens
+    # whether the term occurs exactly when one of ``firsts`` is present: no alternative of
+    # several tokens, and every one-token key also counts as a compound (presence does not
+    # tell a token from a compound)
+    by_presence: bool = False
 
     def finished(self) -> Leaf:
-        """This leaf with its derived fields (firsts, single, ones, longer) filled in."""
+        """This leaf with its derived fields (firsts, single, ones, longer, by_presence)
+        filled in."""
         single = self.seqs[0][0] if len(self.seqs) == 1 and len(self.seqs[0]) == 1 else -1
         if set(self.comps) - {single}:
             single = -1
+        ones = tuple(s[0] for s in self.seqs if len(s) == 1)
+        longer = tuple(s for s in self.seqs if len(s) > 1)
         return replace(self, firsts=frozenset(s[0] for s in self.seqs) | set(self.comps),
-                       single=single, ones=tuple(s[0] for s in self.seqs if len(s) == 1),
-                       longer=tuple(s for s in self.seqs if len(s) > 1))
+                       single=single, ones=ones, longer=longer,
+                       by_presence=not longer and set(ones) <= set(self.comps))
 
     def ranges(self, ix: Positions) -> list[Range]:
         """Token ranges where the term occurs in the document, sorted."""

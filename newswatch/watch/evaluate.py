@@ -255,6 +255,46 @@ class Doc:
                 break
         return sorted(out)
 
+    def holds(self, node: Node, scope: int) -> bool:
+        """Whether ``node`` is true (``eval`` is not None), found with the least work: a
+        term decided by presence needs no positions, and a NEAR stops at its first pair."""
+        t = type(node)
+        if t is And:
+            return all(self.holds(c, scope) for c in node.children)  # type: ignore[union-attr]
+        if t is Or and id(node) not in self.leaves:
+            return any(self.holds(c, scope) for c in node.children)  # type: ignore[union-attr]
+        if t is Not:
+            return not self.holds(node.child, scope)  # type: ignore[union-attr]
+        if t is Near:
+            key = (id(node), scope)
+            known = self.cache.get(key)
+            return bool(known) if known is not None else self._near_holds(node, scope)  # type: ignore[arg-type]
+        leaf = self.leaves[id(node)]
+        if leaf.by_presence:
+            return not leaf.firsts.isdisjoint(self.presence(scope))
+        return bool(self.ranges(node, scope))  # type: ignore[arg-type]
+
+    def _near_holds(self, node: Near, scope: int) -> bool:
+        """``bool(self.occ(node, scope))``, stopping at the first pair within reach."""
+        left, right = self.occ(node.left, scope), self.occ(node.right, scope)
+        if not left or not right:
+            return False
+        n = node.n
+        starts = [o[0] for o in right]
+        longest = max(o[1] - o[0] for o in right)
+        budget = self.near_budget
+        for a0, a1, _ in left:
+            # a partner after a starts within n of its end; one before ends within n of
+            # its start, so it starts at most n + longest before
+            lo, hi = bisect_left(starts, a0 - n - longest), bisect_right(starts, a1 + n)
+            budget -= hi - lo
+            if budget < 0:  # pathological (long overlapping chains): the bounded way
+                return bool(self.occ(node, scope))
+            for b0, b1, _ in right[lo:hi]:
+                if (0 < b0 - a1 <= n) or (0 < a0 - b1 <= n):
+                    return True
+        return False
+
     def eval(self, node: Node, scope: int) -> list[Range] | None:
         """Leaf token ranges that make ``node`` true, or None when it is false."""
         t = type(node)

@@ -64,10 +64,13 @@ class Matcher:
         self._chunks = ChunkIndex(comp.keys, by_key, _CHUNK_CACHE_MAX)
         self.stats_candidates = 0  # total candidate targets evaluated (for benchmarks)
 
-    def match(self, doc: MatchInput, entity_spans: bool = True) -> MatchResult:
+    def match(self, doc: MatchInput, entity_spans: bool = True, spans: bool = True
+              ) -> MatchResult:
         """Rule hits with their spans, and the entities named with their counts, and
-        their spans unless ``entity_spans`` is False (the ingest stores only counts: the
-        character offsets of every mention are most of the cost of a dense story)."""
+        their spans unless ``entity_spans`` is False. With ``spans`` False, only which
+        rules hit and the entity counts: the ingest stores no more (where a rule matched
+        is found again when its alert is read, see ``newswatch.highlight``), and finding
+        every occurrence and its character offsets is most of the cost of a dense story."""
         self._chunks.trim()
         d = Doc(doc.title, doc.text, self._chunks, self._leaves)
         result = MatchResult()
@@ -93,7 +96,12 @@ class Matcher:
             cr = rules[t]
             if cr.source_re is not None and not cr.source_re.match(doc.source):
                 continue
-            if cr.scope == NONE or not cr.check(d.presence(cr.scope)):
+            if cr.scope == NONE or not (check := cr.check(d.presence(cr.scope))):
+                continue
+            if not spans:  # True or 2: presence alone decides it (see compiler)
+                if check is True or check == 2 or d.holds(cr.node, cr.scope):
+                    result.hits.append(RuleHit(cr.watchlist, cr.rule.id, cr.rule.severity,
+                                               []))
                 continue
             found = d.eval(cr.node, cr.scope)
             if found is not None:
@@ -101,13 +109,13 @@ class Matcher:
                 hits.append(d.spans(found))
         for ent, kept in zip(result.entities, ents, strict=True):
             ent.count = len(kept)
-        if not entity_spans:
+        if not entity_spans or not spans:
             ents = []
         if hits or ents:  # character offsets of all of them in one go
             offs = d.char_spans({r for kept in chain(hits, ents) for r in kept})
-            for hit, spans in zip(result.hits, d.make_spans(hits, offs), strict=True):
-                hit.matches.extend(spans)
-            if entity_spans:
+            for hit, made in zip(result.hits, d.make_spans(hits, offs), strict=True):
+                hit.matches.extend(made)
+            if ents:
                 for ent, kept in zip(result.entities, ents, strict=True):
                     ent.spans = [(FIELDS[fi], s, e) for fi, s, e in (offs[r] for r in kept)]
         return result

@@ -100,6 +100,29 @@ def test_an_or_of_terms_matched_as_one_leaf_matches_like_its_terms(q: str, title
     assert Matcher(lists).match(doc) == Matcher(lists, group_terms=False).match(doc)
 
 
+SCOPES = st.sampled_from([("title", "text"), ("title",), ("text",)])
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grouped_queries, grouped_queries, SCOPES, dense_texts, dense_texts)
+def test_matching_without_spans_finds_the_same_rules_and_entity_counts(
+        q1: str, q2: str, fields: tuple[str, ...], title: str, text: str) -> None:
+    """What the ingest stores (``spans=False``: presence, NEAR stopped at its first pair)
+    agrees with the full match that highlighting runs when an alert is read."""
+    rules = []
+    for k, q in enumerate((q1, q2, f"({q1}) NEAR/2 ({q2})", f"{q1} AND NOT ({q2})")):
+        try:
+            rules.append(Rule(f"r{k}", parse(q, ALIASES), q, fields=fields))
+        except QueryError:
+            continue
+    m = Matcher([Watchlist("w", entities=ENTITIES, rules=tuple(rules))])
+    doc = MatchInput("s", title, text)
+    full, lite = m.match(doc), m.match(doc, spans=False)
+    assert [h.rule for h in lite.hits] == [h.rule for h in full.hits]
+    assert all(not h.matches for h in lite.hits)
+    assert [(e.id, e.count) for e in lite.entities] == [(e.id, e.count) for e in full.entities]
+
+
 @settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(
