@@ -203,8 +203,12 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     sizes = {}
     if args.json:
         sizes = cluster_sizes(store, {a.cluster_id for a in alerts if a.cluster_id})
-        # where each alert matched, by the watchlists that raised it (the store keeps them)
-        Highlighter(stored_watchlists(store)).fill(store, alerts)
+        # where each alert matched, by the watchlists that raised it (the store keeps
+        # them; failing that, the watchlists this command would ingest with)
+        watchlists = stored_watchlists(store)
+        if watchlists is None:
+            watchlists = make_watcher(settings, store).watchset.watchlists
+        Highlighter(watchlists).fill(store, alerts)
     out = sys.stdout.buffer
     for alert in alerts:
         if args.json:

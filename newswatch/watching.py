@@ -227,6 +227,9 @@ class Watcher:
 def ensure_current(store: Store, watcher: Watcher) -> Reconciled | None:
     """Re-match stored stories if the watchlists changed since they were matched."""
     if watcher.is_current(store):
+        if "paths" not in (store.get(META, FINGERPRINT_KEY) or {}):
+            with store.transaction() as tx:  # kept by a version that did not record
+                watcher.remember(tx)  # which texts were in force (see stored_watchlists)
         return None
     if store.count("stories") == 0:
         with store.transaction() as tx:
@@ -235,18 +238,17 @@ def ensure_current(store: Store, watcher: Watcher) -> Reconciled | None:
     return watcher.rematch(store)
 
 
-def stored_watchlists(store: Store) -> list[Watchlist]:
+def stored_watchlists(store: Store) -> list[Watchlist] | None:
     """The watchlists the store's stories were last matched with, as ``remember`` kept
-    them: what raised its alerts, whatever watchlist files a command is pointed at."""
-    doc = store.get(META, FINGERPRINT_KEY) or {}
-    paths = doc.get("paths")
-    if paths is None:  # remembered by a version that did not keep the paths
-        rows = [(k, d) for k, d in store.items(WATCHLISTS)]
-    else:
-        got = store.get_many(WATCHLISTS, paths)
-        rows = [(k, got[k]) for k in paths if k in got]
+    them: what raised its alerts, whatever watchlist files a command is pointed at. None
+    when the store does not say which of its kept texts those were (never matched, or
+    last matched by a version that did not record it; the next ingest or poll does)."""
+    paths = (store.get(META, FINGERPRINT_KEY) or {}).get("paths")
+    if paths is None:
+        return None
+    got = store.get_many(WATCHLISTS, paths)
     found: dict[str, Watchlist] = {}
-    for key, row in rows:
+    for key, row in ((k, got[k]) for k in paths if k in got):
         try:
             watchlist = parse_watchlist(Path(key), row["text"])
         except (WatchlistError, KeyError, TypeError):  # valid when kept: a damaged record

@@ -128,6 +128,28 @@ def test_alert_matches_are_found_when_read_by_the_watchlists_that_raised_them(
     assert [(m["start"], m["text"]) for m in alert["matches"]] == [(23, "ceasefire")]
 
 
+def test_alerts_of_a_store_from_before_highlighting_on_read_show_the_rules_in_force(
+        tmp_path: Path, capsys, wl_dir: Path) -> None:
+    """A store whose watchlists record does not say which kept texts were in force (as
+    the previous version left it) shows spans by the watchlists this command would use,
+    never by a stale kept text; the next ingest records them (review finding)."""
+    story, db, args = _one_story(capsys, tmp_path, wl_dir,
+                                 "Talks\nA truce was agreed; a ceasefire is next.\n")
+    cli(capsys, "ingest", str(story.parent), "--db", str(db))  # the bundled: kept too
+    (wl_dir / "small.yaml").write_text(SMALL.replace("query: ceasefire", "query: truce"))
+    cli(capsys, "ingest", str(story.parent), *args)
+    with Store(db).transaction() as tx:  # as the previous version wrote it
+        record = tx.get("meta", "watch")
+        assert record is not None and record.pop("paths")
+        tx.put("meta", "watch", record)
+    (alert,) = alerts(capsys, db, "--watchlists", str(wl_dir), "--rule", "ceasefire")
+    assert [m["text"] for m in alert["matches"]] == ["truce"]
+    cli(capsys, "ingest", str(story.parent), *args)  # current: records what is in force
+    assert Store(db).get("meta", "watch")["paths"] == [str(wl_dir.resolve() / "small.yaml")]
+    (alert,) = alerts(capsys, db, "--rule", "ceasefire")  # any --watchlists now
+    assert [m["text"] for m in alert["matches"]] == ["truce"]
+
+
 def test_edited_watchlist_is_reapplied_on_next_ingest(tmp_path: Path, capsys,
                                                      wl_dir: Path) -> None:
     wl = wl_dir / "small.yaml"

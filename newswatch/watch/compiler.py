@@ -89,10 +89,14 @@ class Leaf:
         return sorted(set(found))
 
     def presence(self) -> tuple[str, bool]:
-        """Python expression over the presence set ``F``, and whether it is exact."""
-        exact = [s[0] for s in self.seqs if len(s) == 1] + list(self.comps)
-        exact = list(dict.fromkeys(exact))
-        inexact = [s for s in self.seqs if len(s) > 1]
+        """Python expression over the presence set ``F``, and whether it is exact.
+
+        Presence does not tell a token from a hyphen compound with the same key: only the
+        keys of ``comps`` (whose compounds count) decide the term; a one-token key whose
+        compounds do not count (the joined form of a phrase, "ceasefire" for
+        "cease-fire", found in "cea-se-fire") is only a maybe."""
+        exact = list(dict.fromkeys(self.comps))
+        inexact = [s for s in self.seqs if len(s) > 1 or s[0] not in self.comps]
         ex = " or ".join(f"{x} in F" for x in exact) or "False"
         if not inexact:
             return f"({ex})", True
@@ -101,12 +105,10 @@ class Leaf:
         return f"(2 if ({ex}) else 1 if ({maybe}) else 0)", False
 
     def tri(self, present: frozenset[int]) -> int:
-        for s in self.seqs:
-            if len(s) == 1 and s[0] in present:
-                return 2
+        """``presence`` interpreted: 0 no, 1 maybe, 2 yes."""
         if any(x in present for x in self.comps):
             return 2
-        if any(len(s) > 1 and all(x in present for x in s) for s in self.seqs):
+        if any(all(x in present for x in s) for s in self.seqs):
             return 1
         return 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from newswatch.watch.compiler import TEXT, TITLE, Leaf, Range
@@ -28,11 +29,13 @@ TEXT_BASE = 1 << 40
 # Occurrences of a NEAR chain are combinations: "(a OR b) NEAR/1000 (a OR b) NEAR/1000
 # (a OR b)" over a text dense in a and b has billions. So a document may examine at most
 # _NEAR_BUDGET pairs (real stories use a few thousand); past it each occurrence is paired
-# only with its nearest partners (see _nearest), which still decides the rule. And one
-# NEAR keeps at most _NEAR_MAX_OCC occurrences (the first in the text), so a chain cannot
-# grow from level to level. Together they bound a document's NEAR work to about 0.2 s
-# plus ~10 ms per NEAR node.
+# only with its nearest partners (see _nearest). And one NEAR keeps at most _NEAR_MAX_OCC
+# occurrences (the first in the text), so a chain cannot grow from level to level.
+# Together they bound a document's NEAR work to about 0.2 s plus ~10 ms per NEAR node.
+# Whether a NEAR holds is decided exactly from its sides' occurrences (``holds``), before
+# any rule's spans are looked for: the budget only bounds what spans show.
 _NEAR_BUDGET = 200_000
+_END = itemgetter(1)
 _NEAR_MAX_OCC = 5_000
 
 
@@ -234,6 +237,7 @@ class Doc:
         starts = [o[0] for o in right]
         longest = max(o[1] - o[0] for o in right)
         out = set()
+        by_end: tuple[list[int], list[Occ]] | None = None  # right by end, when over budget
         for a in left:
             lo = bisect_left(starts, a[0] - n - longest)
             hi = bisect_right(starts, a[1] + n)
@@ -241,7 +245,10 @@ class Doc:
                 self.near_budget -= hi - lo
                 partners = right[lo:hi]
             else:  # over budget: only the nearest partner on each side
-                partners = _nearest(right, starts, a, lo, hi)
+                if by_end is None:
+                    ordered = sorted(right, key=_END)
+                    by_end = ([o[1] for o in ordered], ordered)
+                partners = _nearest(right, starts, by_end, a)
             for b in partners:
                 if b[0] > a[1]:
                     gap = b[0] - a[1]
@@ -266,33 +273,30 @@ class Doc:
         if t is Not:
             return not self.holds(node.child, scope)  # type: ignore[union-attr]
         if t is Near:
-            key = (id(node), scope)
-            known = self.cache.get(key)
-            return bool(known) if known is not None else self._near_holds(node, scope)  # type: ignore[arg-type]
+            return self._near_holds(node, scope)  # type: ignore[arg-type]
         leaf = self.leaves[id(node)]
         if leaf.by_presence:
             return not leaf.firsts.isdisjoint(self.presence(scope))
         return bool(self.ranges(node, scope))  # type: ignore[arg-type]
 
     def _near_holds(self, node: Near, scope: int) -> bool:
-        """``bool(self.occ(node, scope))``, stopping at the first pair within reach."""
+        """Whether an occurrence of one side lies within n tokens of one of the other, not
+        overlapping it. Exact and without a budget, in O(log n) per occurrence: the nearest
+        partners of an occurrence are the first to start after it and the last to end
+        before it. (A NEAR inside it gives its occurrences as ``occ`` does, bounded.)"""
         left, right = self.occ(node.left, scope), self.occ(node.right, scope)
         if not left or not right:
             return False
         n = node.n
-        starts = [o[0] for o in right]
-        longest = max(o[1] - o[0] for o in right)
-        budget = self.near_budget
+        starts = [o[0] for o in right]  # ascending: occurrence lists are sorted
+        ends = sorted(o[1] for o in right)
         for a0, a1, _ in left:
-            # a partner after a starts within n of its end; one before ends within n of
-            # its start, so it starts at most n + longest before
-            lo, hi = bisect_left(starts, a0 - n - longest), bisect_right(starts, a1 + n)
-            budget -= hi - lo
-            if budget < 0:  # pathological (long overlapping chains): the bounded way
-                return bool(self.occ(node, scope))
-            for b0, b1, _ in right[lo:hi]:
-                if (0 < b0 - a1 <= n) or (0 < a0 - b1 <= n):
-                    return True
+            k = bisect_right(starts, a1)
+            if k < len(starts) and starts[k] - a1 <= n:
+                return True
+            j = bisect_left(ends, a0)
+            if j and a0 - ends[j - 1] <= n:
+                return True
         return False
 
     def eval(self, node: Node, scope: int) -> list[Range] | None:
@@ -372,17 +376,18 @@ class Doc:
         return out
 
 
-def _nearest(right: list[Occ], starts: list[int], a: Occ, lo: int, hi: int) -> list[Occ]:
-    """Of ``right[lo:hi]``, the first occurrence after ``a`` and the last one before it
-    (looking back at most 64): the closest partners, so a NEAR over budget still finds
-    whether (and where) it holds, in O(log n) per occurrence instead of O(window)."""
+def _nearest(right: list[Occ], starts: list[int], by_end: tuple[list[int], list[Occ]],
+             a: Occ) -> list[Occ]:
+    """The occurrence of ``right`` that starts first after ``a`` and the one that ends
+    last before it (``by_end``: right's ends, ascending, and right in that order): its
+    closest partners, so a NEAR over budget still finds whether (and where) it holds, in
+    O(log n) per occurrence instead of O(window)."""
     found = []
-    after = bisect_right(starts, a[1], lo, hi)
-    if after < hi:
+    after = bisect_right(starts, a[1])
+    if after < len(right):
         found.append(right[after])
-    before = bisect_left(starts, a[0], lo, hi) - 1
-    for k in range(before, max(lo, before - 64) - 1, -1):
-        if right[k][1] < a[0]:
-            found.append(right[k])
-            break
+    ends, ordered = by_end
+    before = bisect_left(ends, a[0])
+    if before:
+        found.append(ordered[before - 1])
     return found

@@ -83,8 +83,8 @@ class Matcher:
         cands = sorted(targets)
         self.stats_candidates += len(cands)
         rules, entities = self._rules, self._entities
-        hits: list[list[Range]] = []  # the kept token ranges of each hit, each entity
-        ents: list[list[Range]] = []
+        ents: list[list[Range]] = []  # the kept token ranges of each entity
+        hit_rules: list[Compiled] = []
         for t in cands:
             if t >= nrules:
                 eid, name, ref = entities[t - nrules]
@@ -98,15 +98,16 @@ class Matcher:
                 continue
             if cr.scope == NONE or not (check := cr.check(d.presence(cr.scope))):
                 continue
-            if not spans:  # True or 2: presence alone decides it (see compiler)
-                if check is True or check == 2 or d.holds(cr.node, cr.scope):
-                    result.hits.append(RuleHit(cr.watchlist, cr.rule.id, cr.rule.severity,
-                                               []))
-                continue
-            found = d.eval(cr.node, cr.scope)
-            if found is not None:
+            # True or 2: presence alone decides it (see compiler). Rules are decided
+            # the same way with and without spans, before any span is looked for: a
+            # NEAR's occurrences are bounded per document (see evaluate), and the
+            # decisions never depend on what finding spans spent of that bound.
+            if check is True or check == 2 or d.holds(cr.node, cr.scope):
                 result.hits.append(RuleHit(cr.watchlist, cr.rule.id, cr.rule.severity, []))
-                hits.append(d.spans(found))
+                hit_rules.append(cr)
+        # the kept token ranges of each hit (none where a NEAR over a text too dense in
+        # its terms kept no occurrence within its bound)
+        hits = [d.spans(d.eval(cr.node, cr.scope) or []) for cr in hit_rules] if spans else []
         for ent, kept in zip(result.entities, ents, strict=True):
             ent.count = len(kept)
         if not entity_spans or not spans:

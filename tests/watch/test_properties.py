@@ -17,6 +17,7 @@ from newswatch.watch import (
     load_watchlist,
     parse,
 )
+from newswatch.watch.evaluate import Doc
 
 from .conftest import ENTITIES
 
@@ -120,7 +121,38 @@ def test_matching_without_spans_finds_the_same_rules_and_entity_counts(
     full, lite = m.match(doc), m.match(doc, spans=False)
     assert [h.rule for h in lite.hits] == [h.rule for h in full.hits]
     assert all(not h.matches for h in lite.hits)
+    assert all(h.matches for h in full.hits)  # every hit shows where (no budget here)
     assert [(e.id, e.count) for e in lite.entities] == [(e.id, e.count) for e in full.entities]
+    # the same rules as evaluating every occurrence, rule by rule (the reference)
+    d = Doc(title, text, m._chunks, m._leaves)
+    assert [h.rule for h in lite.hits] == [
+        cr.rule.id for cr in m._rules if d.eval(cr.node, cr.scope) is not None]
+
+
+def test_a_phrase_of_a_hyphenated_word_is_not_its_joined_form_split_otherwise() -> None:
+    """"cease-fire" finds "cease-fire", "cease fire" and "ceasefire", not the compound
+    "cea-se-fire" (nor a word with soft hyphens): presence alone must not decide it."""
+    rule = Rule("r", parse('"cease-fire"', ALIASES), '"cease-fire"')
+    m = Matcher([Watchlist("w", rules=(rule,))])
+    for text, hit in (("A cease-fire.", True), ("A ceasefire.", True),
+                      ("A cea\u00adse\u00adfire.", False), ("A ceas-efire.", False)):
+        doc = MatchInput("s", "", text)
+        assert bool(m.match(doc).hits) is hit, text
+        assert bool(m.match(doc, spans=False).hits) is hit, text
+
+
+def test_near_rules_are_decided_alike_when_an_earlier_one_spent_the_budget() -> None:
+    """The NEAR budget bounds the occurrences found for spans; it never changes which
+    rules hit, whether or not spans are asked for (review finding)."""
+    text = " ".join(["gamma"] + ["beta"] * 998 + ["delta"] + ["alpha"] * 1000) + (
+        ". Then y y w q.")
+    queries = ['alpha NEAR/1 (beta OR (gamma NEAR/1000 delta))', 'q NEAR/1 ("y y w" OR y)']
+    rules = tuple(Rule(f"r{k}", parse(q, {}), q) for k, q in enumerate(queries))
+    doc = MatchInput("s", "", text)
+    full = Matcher([Watchlist("w", rules=rules)]).match(doc)
+    lite = Matcher([Watchlist("w", rules=rules)]).match(doc, spans=False)
+    assert [h.rule for h in full.hits] == [h.rule for h in lite.hits] == ["r0", "r1"]
+    assert full.hits[1].matches  # "y" NEAR/1 "q" is found exactly
 
 
 @settings(max_examples=200, deadline=None,
