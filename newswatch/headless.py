@@ -24,6 +24,7 @@ from filelock import FileLock, Timeout
 from newswatch.alerts import (
     ALERTS,
     OUTBOX,
+    Alert,
     alert_from_doc,
     alert_json,
     pending_alerts,
@@ -67,6 +68,7 @@ MARK_BATCH = 5000
 # 10 lines a rule instead of 1).
 EARLY_EMIT_S = 5.0
 EARLY_EVERY_S = 1.0
+HIGHLIGHT_BATCH = 500  # --every-story: alerts highlighted together (see _emit)
 
 
 def emit_pending(store: Store, sinks: Sequence[Sink], *, every_story: bool = False,
@@ -143,7 +145,23 @@ def _emit(store: Store, sinks: Sequence[Sink], every_story: bool,
             records.clear()
             partial.clear()
 
-    for aid, doc in pending:
+    ready: dict[str, Alert] = {}  # with --every-story: the next alerts, highlighted
+
+    def highlighted(k: int, aid: str, doc: dict) -> Alert:
+        """The alert to send, with its matches. With --every-story every pending alert
+        is sent: they are highlighted HIGHLIGHT_BATCH at a time (a story's alerts are
+        neighbours in the outbox, so each story is matched once); else one by one (most
+        fold into an earlier emission and need none)."""
+        if highlighter is None:
+            return alert_from_doc(aid, doc)
+        if aid not in ready:
+            batch = pending[k:k + HIGHLIGHT_BATCH] if every_story else [(aid, doc)]
+            ready.clear()
+            ready.update((a, alert_from_doc(a, d)) for a, d in batch)
+            highlighter.fill(store, ready.values())
+        return ready[aid]
+
+    for k, (aid, doc) in enumerate(pending):
         if stop is not None and stop.is_set():
             break
         cluster = clusters.get(doc.get("cluster") or "") or {}
@@ -164,10 +182,7 @@ def _emit(store: Store, sinks: Sequence[Sink], every_story: bool,
             marks.append(aid)
             report.folded.append(aid)
         else:
-            record = alert_from_doc(aid, doc)
-            if highlighter is not None:
-                highlighter.fill(store, [record])
-            alert = alert_json(record, cluster.get("size"))
+            alert = alert_json(highlighted(k, aid, doc), cluster.get("size"))
             took = _send(alert, sinks, set(doc.get("delivered", [])), down)
             sent += 1
             # the emission of its key even if a sink failed: the later alerts of the key

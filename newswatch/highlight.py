@@ -34,8 +34,10 @@ class Highlighter:
         self._memo: dict[tuple[str, str, tuple, str], dict[tuple[str, str], list[Span]]] = {}
 
     def fill(self, store: Store, alerts: Iterable[Alert]) -> None:
-        """Set each alert's ``matches`` from its story as stored now. Several alerts of one
-        story (and the same story in later calls, while it is unchanged) cost one match."""
+        """Set each alert's ``matches`` from its story as stored now. The alerts of one
+        story in one call cost one pass over its text, for their rules only; a story's
+        spans are kept while it is unchanged (a later call for the same alerts is free).
+        Pass many alerts at once when there are many: texts are then read together."""
         alerts = list(alerts)
         if not alerts:
             return
@@ -45,19 +47,22 @@ class Highlighter:
             keys = {sid: (where, sid, tuple(doc.get("text") or ()), doc.get("title", ""))
                     for sid, doc in docs.items()}
             memo = self._memo
-            todo = [sid for sid, key in keys.items() if key not in memo]
-            if todo and len(memo) + len(todo) > MEMO_STORIES:
+            if len(memo) + len(keys) > MEMO_STORIES:
                 memo.clear()  # bounded between calls (one call keeps all it needs)
-                todo = list(keys)
-            if todo:
-                texts = store.texts(todo)
-                for sid in todo:
-                    doc = docs[sid]
-                    result = self._matcher.match(MatchInput(
-                        doc.get("source", ""), doc.get("title", ""), texts.get(sid, "")),
-                        entity_spans=False)
-                    memo[keys[sid]] = {(h.watchlist, h.rule): h.matches for h in result.hits}
+            todo: dict[str, set[tuple[str, str]]] = {}  # story -> rules not highlighted yet
             for alert in alerts:
                 key = keys.get(alert.story_id)
-                found = memo.get(key, {}) if key is not None else {}
-                alert.matches = list(found.get((alert.watchlist, alert.rule), ()))
+                rule = (alert.watchlist, alert.rule)
+                if key is not None and rule not in memo.get(key, ()):
+                    todo.setdefault(alert.story_id, set()).add(rule)
+            texts = store.texts(todo) if todo else {}
+            for sid, rules in todo.items():
+                doc = docs[sid]
+                found = self._matcher.spans(MatchInput(
+                    doc.get("source", ""), doc.get("title", ""), texts.get(sid, "")), rules)
+                memo.setdefault(keys[sid], {}).update(
+                    {rule: found.get(rule, []) for rule in rules})
+            for alert in alerts:
+                key = keys.get(alert.story_id)
+                got = memo.get(key, {}) if key is not None else {}
+                alert.matches = list(got.get((alert.watchlist, alert.rule), ()))

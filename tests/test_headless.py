@@ -209,6 +209,12 @@ def test_one_line_per_cluster_by_default_and_every_story_on_request(
     alerts = printed(done)
     assert sorted(a["story"]["source"] for a in alerts) == ["a3", "b3"]
     assert len({a["cluster"]["id"] for a in alerts}) == 1
+    # each line shows where its rule matched its own story (highlighted in a batch)
+    stories = {s["id"]: s for s in cli(capsys, "--db", str(each.db), "stories", "--json")}
+    for a in alerts:
+        story = stories[a["story"]["id"]]
+        assert a["matches"] and all(
+            story[m["field"]][m["start"]:m["end"]] == m["text"] for m in a["matches"])
     assert each.run("--every-story").stdout == ""
 
 

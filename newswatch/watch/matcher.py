@@ -19,12 +19,13 @@ How a document is matched, cheapest step first:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import chain
 
 from newswatch.models import EntityMention
 from newswatch.watch.compiler import BOTH, NONE, Compiled, Compiler, Range
 from newswatch.watch.evaluate import Doc
-from newswatch.watch.model import FIELDS, MatchInput, MatchResult, RuleHit, Watchlist
+from newswatch.watch.model import FIELDS, MatchInput, MatchResult, RuleHit, Span, Watchlist
 from newswatch.watch.presearch import ChunkIndex, PresearchIndex, required_keys
 from newswatch.watch.query import EntityRef
 from newswatch.watch.text import words
@@ -57,6 +58,7 @@ class Matcher:
                 comp.leaf(ref)
                 index.add(len(self._rules) + len(self._entities), required_keys(ref))
                 self._entities.append((eid, name, ref))
+        self._by_rule = {(cr.watchlist, cr.rule.id): cr for cr in self._rules}
         self._compiler = comp  # keeps the term nodes behind ``_leaves`` alive
         self._leaves = comp.leaves
         self._always = tuple(index.always)
@@ -120,6 +122,25 @@ class Matcher:
                 for ent, kept in zip(result.entities, ents, strict=True):
                     ent.spans = [(FIELDS[fi], s, e) for fi, s, e in (offs[r] for r in kept)]
         return result
+
+    def spans(self, doc: MatchInput, rules: Iterable[tuple[str, str]]
+              ) -> dict[tuple[str, str], list[Span]]:
+        """Where each of ``rules`` ((watchlist, rule id) pairs, e.g. those a story's
+        alerts name) matches the document: an alert's highlights. Only those rules are
+        evaluated, and no entity; a rule that does not match (any more) gets no spans."""
+        wanted = [cr for key in dict.fromkeys(rules) if (cr := self._by_rule.get(key))
+                  and cr.scope != NONE
+                  and (cr.source_re is None or cr.source_re.match(doc.source))]
+        out: dict[tuple[str, str], list[Span]] = {}
+        if not wanted:
+            return out
+        self._chunks.trim()
+        d = Doc(doc.title, doc.text, self._chunks, self._leaves)
+        kept = [d.spans(d.eval(cr.node, cr.scope) or []) for cr in wanted]
+        offs = d.char_spans({r for ranges in kept for r in ranges})
+        for cr, made in zip(wanted, d.make_spans(kept, offs), strict=True):
+            out[(cr.watchlist, cr.rule.id)] = made
+        return out
 
 
 __all__ = ["Matcher"]

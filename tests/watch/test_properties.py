@@ -123,6 +123,9 @@ def test_matching_without_spans_finds_the_same_rules_and_entity_counts(
     assert all(not h.matches for h in lite.hits)
     assert all(h.matches for h in full.hits)  # every hit shows where (no budget here)
     assert [(e.id, e.count) for e in lite.entities] == [(e.id, e.count) for e in full.entities]
+    # highlighting an alert's rule alone finds the spans the full match finds
+    assert m.spans(doc, [("w", h.rule) for h in full.hits]) == {
+        ("w", h.rule): h.matches for h in full.hits}
     # the same rules as evaluating every occurrence, rule by rule (the reference)
     d = Doc(title, text, m._chunks, m._leaves)
     assert [h.rule for h in lite.hits] == [
