@@ -207,7 +207,12 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
         # them; failing that, the watchlists this command would ingest with)
         watchlists = stored_watchlists(store)
         if watchlists is None:
-            watchlists = make_watcher(settings, store).watchset.watchlists
+            watchset = load_watchset(list(settings.watchlists), store)
+            watchlists = watchset.watchlists
+            if watchset.unusable:  # listing alerts never needs them: no spans, not no list
+                watchlists = []
+                print("alerts: watchlists unusable (" + "; ".join(watchset.unusable)
+                      + "): matches left empty", file=sys.stderr)
         Highlighter(watchlists).fill(store, alerts)
     out = sys.stdout.buffer
     for alert in alerts:

@@ -144,6 +144,11 @@ def test_alerts_of_a_store_from_before_highlighting_on_read_show_the_rules_in_fo
         tx.put("meta", "watch", record)
     (alert,) = alerts(capsys, db, "--watchlists", str(wl_dir), "--rule", "ceasefire")
     assert [m["text"] for m in alert["matches"]] == ["truce"]
+    # ... and watchlists that cannot be read never cost the listing
+    code, out, err = cli(capsys, "alerts", "--json", "--rule", "ceasefire", "--db", str(db),
+                         "--watchlists", str(tmp_path / "moved"))
+    assert code == 0 and json.loads(out)["matches"] == []
+    assert "watchlists unusable" in err and "matches left empty" in err
     cli(capsys, "ingest", str(story.parent), *args)  # current: records what is in force
     assert Store(db).get("meta", "watch")["paths"] == [str(wl_dir.resolve() / "small.yaml")]
     (alert,) = alerts(capsys, db, "--rule", "ceasefire")  # any --watchlists now

@@ -27,14 +27,15 @@ Occ = tuple[int, int, tuple[Range, ...]]
 # Token number of the first text token; title tokens are below it.
 TEXT_BASE = 1 << 40
 # Occurrences of a NEAR chain are combinations: "(a OR b) NEAR/1000 (a OR b) NEAR/1000
-# (a OR b)" over a text dense in a and b has billions. So a document may examine at most
-# _NEAR_BUDGET pairs (real stories use a few thousand); past it each occurrence is paired
-# only with its nearest partners (see _nearest). And one NEAR keeps at most _NEAR_MAX_OCC
-# occurrences (the first in the text), so a chain cannot grow from level to level.
-# Together they bound a document's NEAR work to about 0.2 s plus ~10 ms per NEAR node.
-# Whether a NEAR holds is decided exactly from its sides' occurrences (``holds``), before
-# any rule's spans are looked for: the budget only bounds what spans show.
-_NEAR_BUDGET = 200_000
+# (a OR b)" over a text dense in a and b has billions. So one NEAR examines at most
+# _NEAR_BUDGET pairs in a document (a real story's NEARs use a few hundred); past it each
+# occurrence is paired only with its nearest partners (see _nearest). And one NEAR keeps
+# at most _NEAR_MAX_OCC occurrences (the first in the text), so a chain cannot grow from
+# level to level. Together they bound a NEAR's work in a document to about 20 ms. Both
+# bounds are the NEAR's own: what it finds never depends on which other rules were
+# evaluated first (nor whether spans were asked for). Whether a NEAR holds is decided
+# exactly from its sides' occurrences (``holds``).
+_NEAR_BUDGET = 20_000
 _END = itemgetter(1)
 _NEAR_MAX_OCC = 5_000
 
@@ -183,7 +184,6 @@ class Doc:
         self._pos: Positions | None = None
         self.cache: dict[tuple[int, int], list[Occ]] = {}
         self.hits: dict[tuple[int, int], list[Range]] = {}
-        self.near_budget = _NEAR_BUDGET
 
     def presence(self, scope: int) -> frozenset[int]:
         """Key ids present in the fields of ``scope``."""
@@ -238,11 +238,12 @@ class Doc:
         longest = max(o[1] - o[0] for o in right)
         out = set()
         by_end: tuple[list[int], list[Occ]] | None = None  # right by end, when over budget
+        budget = _NEAR_BUDGET
         for a in left:
             lo = bisect_left(starts, a[0] - n - longest)
             hi = bisect_right(starts, a[1] + n)
-            if hi - lo <= self.near_budget:
-                self.near_budget -= hi - lo
+            if hi - lo <= budget:
+                budget -= hi - lo
                 partners = right[lo:hi]
             else:  # over budget: only the nearest partner on each side
                 if by_end is None:

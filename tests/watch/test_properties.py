@@ -144,6 +144,25 @@ def test_a_phrase_of_a_hyphenated_word_is_not_its_joined_form_split_otherwise() 
         assert bool(m.match(doc, spans=False).hits) is hit, text
 
 
+def test_a_rules_hits_and_spans_never_depend_on_the_other_rules() -> None:
+    """Each NEAR's bounds are its own: a rule that spends them over a dense text changes
+    neither another rule's decision nor its spans, in any order (review finding)."""
+    eater = " ".join(["gamma"] + ["beta"] * 998 + ["delta"] + ["alpha"] * 1000)
+    text = eater + " . zeta " + " ".join(["eta"] * 400) + " . p q zed ."
+    queries = {"A": "alpha NEAR/1 (beta OR (gamma NEAR/1000 delta))",
+               "B": "zeta NEAR/1000 eta", "C": "(p NEAR/50 q) NEAR/1 zed"}
+    rules = {k: Rule(k, parse(q, {}), q) for k, q in queries.items()}
+    doc = MatchInput("s", "", text)
+    alone = {k: Matcher([Watchlist("w", rules=(r,))]).match(doc) for k, r in rules.items()}
+    together = Matcher([Watchlist("w", rules=tuple(rules.values()))])
+    full = {h.rule: h.matches for h in together.match(doc).hits}
+    assert full == {k: res.hits[0].matches for k, res in alone.items() if res.hits}
+    assert set(full) == {"A", "B", "C"} and len(full["B"]) == 401
+    for order in (["A", "B", "C"], ["C", "B", "A"]):
+        assert together.spans(doc, [("w", k) for k in order]) == {
+            ("w", k): v for k, v in full.items()}
+
+
 def test_near_rules_are_decided_alike_when_an_earlier_one_spent_the_budget() -> None:
     """The NEAR budget bounds the occurrences found for spans; it never changes which
     rules hit, whether or not spans are asked for (review finding)."""
