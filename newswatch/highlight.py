@@ -56,13 +56,18 @@ class Highlighter:
                 if key is not None and rule not in memo.get(key, ()):
                     todo.setdefault(alert.story_id, set()).add(rule)
             texts = store.texts(todo) if todo else {}
+            fresh: dict[str, dict[tuple[str, str], list[Span]]] = {}
             for sid, rules in todo.items():
                 doc = docs[sid]
                 found = self._matcher.spans(MatchInput(
                     doc.get("source", ""), doc.get("title", ""), texts.get(sid, "")), rules)
-                memo.setdefault(keys[sid], {}).update(
-                    {rule: found.get(rule, []) for rule in rules})
+                fresh[sid] = {rule: found.get(rule, []) for rule in rules}
+                if sid in texts or not doc.get("text"):  # a text that could not be read
+                    memo.setdefault(keys[sid], {}).update(fresh[sid])  # is tried again
             for alert in alerts:
                 key = keys.get(alert.story_id)
-                got = memo.get(key, {}) if key is not None else {}
-                alert.matches = list(got.get((alert.watchlist, alert.rule), ()))
+                rule = (alert.watchlist, alert.rule)
+                got = fresh.get(alert.story_id, {})
+                if rule not in got:
+                    got = memo.get(key, {}) if key is not None else {}
+                alert.matches = list(got.get(rule, ()))

@@ -49,3 +49,25 @@ def test_a_kept_highlighter_sees_a_story_stored_again_with_other_text(tmp_path: 
         "ceasefire": [("title", 0, "Truce"), ("text", 19, "truce")]}
     # what `alerts` uses: the watchlists the store remembers having matched with
     assert [w.name for w in stored_watchlists(store)] == ["peace"]
+
+
+def test_a_story_whose_text_cannot_be_read_is_highlighted_again_once_it_can(
+        tmp_path: Path) -> None:
+    (tmp_path / "peace.yaml").write_text(WATCHLIST, encoding="utf-8")
+    watcher = Watcher(load_watchset([tmp_path / "peace.yaml"]))
+    store = Store(tmp_path / "db.json")
+    _store_story(store, watcher, "Talks", "A prisoner swap followed the truce.")
+    highlighter = watcher.highlighter()
+    assert _spans(store, highlighter)["ceasefire"] == [("text", 29, "truce")]
+    segments = list((tmp_path / "db.json.texts").iterdir())
+    hidden = [p.rename(p.with_name(p.name + ".away")) for p in segments]
+    fresh = Watcher(load_watchset([tmp_path / "peace.yaml"])).highlighter()
+    assert _spans(store, fresh) == {"ceasefire": [], "swap": []}  # a segment is away
+    for p in hidden:
+        p.rename(p.with_name(p.name.removesuffix(".away")))
+    assert _spans(store, fresh)["ceasefire"] == [("text", 29, "truce")]  # not remembered
+    alerts = list_alerts(store)  # one story's alerts: a remembered one and a new one
+    again = Watcher(load_watchset([tmp_path / "peace.yaml"])).highlighter()
+    again.fill(store, alerts[:1])
+    again.fill(store, alerts)
+    assert len(alerts) == 2 and all(a.matches for a in alerts)
