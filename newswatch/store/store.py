@@ -15,6 +15,7 @@ from tinydb.table import Document
 
 from newswatch.errors import StoreError
 from newswatch.store.files import Blobs, Segments, fsync_dir, make_dir
+from newswatch.store.generations import index_path, prune, shard_path
 from newswatch.store.migrations import MIGRATIONS
 from newswatch.store.paths import refuse_orphaned_data, store_path
 from newswatch.store.shards import Layout, index_doc, index_from_doc, plan
@@ -154,7 +155,7 @@ class Store:
             return cached[1]
         index: dict[str, int] = {}
         if layout.index:
-            path = self._index_path(table, layout.index)
+            path = index_path(self._tables_dir, table, layout.index)
             try:
                 index = index_from_doc(self._read_file(path))
             except (KeyError, TypeError):
@@ -167,7 +168,7 @@ class Store:
         cached = self._shards.get((table, shard))
         if cached is not None and cached[0] == gen:
             return cached[1]
-        path = self._shard_path(table, shard, gen)
+        path = shard_path(self._tables_dir, table, shard, gen)
         data = self._read_file(path).get(table, {})
         if not isinstance(data, dict) or not all(isinstance(d, dict) for d in data.values()):
             raise _damaged(path)
@@ -218,12 +219,6 @@ class Store:
             data.update(self._shard(table, shard, layout))
         self._tables[table] = (layout.gen, data)
         return data
-
-    def _shard_path(self, table: str, shard: int, gen: int) -> Path:
-        return self._tables_dir / f"{table}.{shard}.{gen}.json"
-
-    def _index_path(self, table: str, gen: int) -> Path:
-        return self._tables_dir / f"{table}.index.{gen}.json"
 
     def get(self, table: str, key: str) -> Doc | None:
         with self._mutex:
@@ -349,11 +344,12 @@ class Store:
                         data.pop(key, None)
                     else:
                         data[key] = doc
-                AtomicJSONStorage(self._shard_path(name, shard, step.layout.gen)
+                AtomicJSONStorage(shard_path(self._tables_dir, name, shard, step.layout.gen)
                                   ).write_unsynced({name: data})
                 shards[shard] = data
             if step.index is not None:
-                AtomicJSONStorage(self._index_path(name, step.layout.gen)).write_unsynced(
+                AtomicJSONStorage(index_path(self._tables_dir, name, step.layout.gen)
+                                  ).write_unsynced(
                     index_doc(step.index, len(step.layout.shards)))
             tx.put("meta", f"table:{name}", step.layout.to_doc())
             replaced.append((name, old))
@@ -384,23 +380,7 @@ class Store:
             if index is not None:
                 self._indexes[name] = (layout.gen, index)
         for name, old in replaced:
-            self._prune(name, old, self._layout(name))
+            prune(self._tables_dir, name, old, self._layout(name))
         self._signature = self._stat_signature()
         for name, gen in written.items():
             self._blobs.prune(name, keep_from=gen - 1)
-
-
-    def _prune(self, table: str, old: Layout, new: Layout) -> None:
-        """Delete the files that the replaced generations superseded: each rewritten shard
-        (and the index) keeps its new file and the one before, for readers mid-read."""
-        doomed: list[tuple[str, int]] = [
-            (f"{table}.{shard}.", old.shards[shard])
-            for shard in range(len(old.shards)) if new.shards[shard] != old.shards[shard]]
-        if new.index != old.index:
-            doomed.append((f"{table}.index.", old.index))
-        for prefix, keep_from in doomed:
-            for path in self._tables_dir.glob(f"{prefix}*.json"):
-                gen = path.name[len(prefix):-5]
-                if gen.isdigit() and int(gen) < keep_from:
-                    with contextlib.suppress(OSError):
-                        path.unlink()
