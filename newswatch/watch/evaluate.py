@@ -247,8 +247,7 @@ class Doc:
                 partners = right[lo:hi]
             else:  # over budget: only the nearest partner on each side
                 if by_end is None:
-                    ordered = sorted(right, key=_END)
-                    by_end = ([o[1] for o in ordered], ordered)
+                    by_end = _by_end(right)
                 partners = _nearest(right, starts, by_end, a)
             for b in partners:
                 if b[0] > a[1]:
@@ -289,15 +288,11 @@ class Doc:
         if not left or not right:
             return False
         n = node.n
-        starts = [o[0] for o in right]  # ascending: occurrence lists are sorted
-        ends = sorted(o[1] for o in right)
-        for a0, a1, _ in left:
-            k = bisect_right(starts, a1)
-            if k < len(starts) and starts[k] - a1 <= n:
-                return True
-            j = bisect_left(ends, a0)
-            if j and a0 - ends[j - 1] <= n:
-                return True
+        starts, ends = [o[0] for o in right], _by_end(right)  # right is sorted by start
+        for a in left:
+            for b in _nearest(right, starts, ends, a):
+                if 0 < b[0] - a[1] <= n or 0 < a[0] - b[1] <= n:
+                    return True
         return False
 
     def eval(self, node: Node, scope: int) -> list[Range] | None:
@@ -375,6 +370,12 @@ class Doc:
                 spans.append(sp)
             out.append(spans)
         return out
+
+
+def _by_end(right: list[Occ]) -> tuple[list[int], list[Occ]]:
+    """The ends of ``right``, ascending, and its occurrences in that order."""
+    ordered = sorted(right, key=_END)
+    return [o[1] for o in ordered], ordered
 
 
 def _nearest(right: list[Occ], starts: list[int], by_end: tuple[list[int], list[Occ]],

@@ -101,9 +101,8 @@ class Matcher:
             if cr.scope == NONE or not (check := cr.check(d.presence(cr.scope))):
                 continue
             # True or 2: presence alone decides it (see compiler). Rules are decided
-            # the same way with and without spans, before any span is looked for: a
-            # NEAR's occurrences are bounded per document (see evaluate), and the
-            # decisions never depend on what finding spans spent of that bound.
+            # the same way with and without spans, before any span is looked for (each
+            # NEAR's bounds are its own, see evaluate: nothing depends on the order).
             if check is True or check == 2 or d.holds(cr.node, cr.scope):
                 result.hits.append(RuleHit(cr.watchlist, cr.rule.id, cr.rule.severity, []))
                 hit_rules.append(cr)
